@@ -1,0 +1,235 @@
+//! The command line, defined in one place with clap. Validation beyond what clap checks lives
+//! with the code that owns each setting.
+
+use crate::dev::broker::TopicSpec;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Run Kafka consumers on a fleet of Linux servers.
+#[derive(Debug, Parser)]
+#[command(name = "kafkactl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter)
+    #[arg(long, global = true, env = "KAFKACTL_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Talk to the calling user's systemd manager instead of the system manager
+    #[arg(long, global = true)]
+    pub user: bool,
+
+    /// The consumer manifest
+    #[arg(
+        short = 'f',
+        long,
+        global = true,
+        env = "KAFKACTL_MANIFEST",
+        default_value = "config/kafka_consumers.yml"
+    )]
+    pub manifest: PathBuf,
+
+    /// What to run
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats of reporting commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A table for people
+    Table,
+    /// JSON for programs
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Rafka-compatible Kafka gateway (Redis protocol)
+    Proxy(ProxyArgs),
+    /// Run one consumer instance (what systemd's kafka-consumer@NAME:N starts)
+    Worker(WorkerArgs),
+    /// Enable and start consumer instances NAME:1..N, stopping those above N
+    Spawn(SpawnArgs),
+    /// Stop consumer instances
+    Stop(TargetArgs),
+    /// Restart consumer instances
+    Restart(TargetArgs),
+    /// Stop and disable consumer instances (all of them without -c)
+    DisableAndStop(DisableArgs),
+    /// Show consumer instances
+    Status(StatusArgs),
+    /// Reconcile the manifest on every host of the fleet
+    Deploy(DeployArgs),
+    /// Install kafkactl's systemd unit files and reload systemd
+    InstallUnits,
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Development tools
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+/// `kafkactl proxy`
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to listen on (binding beyond loopback is an explicit choice)
+    #[arg(long, env = "KAFKACTL_PROXY_LISTEN", default_value = "127.0.0.1:6380")]
+    pub listen: SocketAddr,
+
+    /// Rafka JSON config file: {"general": {...}, "consumer": {...}, "producer": {...}}
+    #[arg(short = 'c', long, env = "KAFKACTL_PROXY_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Bootstrap servers, overriding the config file's bootstrap.servers
+    #[arg(long, env = "KAFKACTL_BROKERS")]
+    pub brokers: Option<String>,
+
+    /// Require clients to AUTH with this password first
+    #[arg(long, env = "KAFKACTL_PROXY_REQUIREPASS", hide_env_values = true)]
+    pub requirepass: Option<String>,
+
+    /// Most client connections at once
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Largest bulk string (message) accepted, in bytes
+    #[arg(long, default_value_t = 32 * 1024 * 1000, value_parser = clap::value_parser!(u32).range(1..=512 * 1024 * 1024))]
+    pub max_bulk_bytes: u32,
+
+    /// BLPOP timeout in seconds when the client's timeout is not an integer
+    #[arg(long, default_value_t = 5)]
+    pub blpop_default_timeout: u64,
+
+    /// How long RPUSHX waits for room when the producer queue is full, in ms
+    #[arg(long, default_value_t = 5_000)]
+    pub produce_block_ms: u64,
+
+    /// Deadline for the whole shutdown, in seconds
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_timeout: u64,
+}
+
+/// `kafkactl worker`
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The instance: NAME:N, as in kafka-consumer@NAME:N
+    pub instance: String,
+}
+
+/// `kafkactl spawn`
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// Consumer name (every consumer of the manifest when absent)
+    #[arg(short = 'c', long)]
+    pub consumer: Option<String>,
+    /// Number of instances (the manifest's scale when absent)
+    #[arg(short = 'w', long)]
+    pub workers: Option<u32>,
+}
+
+/// `kafkactl stop` and `restart`
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// NAME or NAME:K
+    #[arg(short = 'c', long)]
+    pub consumer: String,
+}
+
+/// `kafkactl disable-and-stop`
+#[derive(Debug, Args)]
+pub struct DisableArgs {
+    /// Consumer name (every kafka-consumer@ instance when absent)
+    #[arg(short = 'c', long)]
+    pub consumer: Option<String>,
+}
+
+/// `kafkactl status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Consumer name
+    #[arg(short = 'c', long)]
+    pub consumer: Option<String>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kafkactl deploy`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Print the plan and change nothing (exit 2 when changes are pending)
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `kafkactl completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    pub shell: clap_complete::Shell,
+}
+
+/// `kafkactl dev ...`
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Run an in-memory Kafka-protocol broker (librdkafka's mock cluster) for trying kafkactl
+    /// and for tests
+    Broker(BrokerArgs),
+}
+
+/// `kafkactl dev broker`
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Partitions of --topic entries given without a count (auto-created topics always get
+    /// the mock cluster's fixed 4)
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub partitions: i32,
+
+    /// A topic to create at start: NAME or NAME:PARTITIONS (repeatable)
+    #[arg(long = "topic", value_name = "NAME[:PARTITIONS]")]
+    pub topics: Vec<TopicSpec>,
+
+    /// Write the bootstrap address to this file (for scripts)
+    #[arg(long)]
+    pub address_file: Option<PathBuf>,
+
+    /// Number of mock brokers
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=9))]
+    pub broker_count: i32,
+
+    /// Consumer groups' initial rebalance delay in ms (the mock's own default of 3000 keeps
+    /// clients with session.timeout.ms under ~3 s from ever joining)
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=300_000))]
+    pub rebalance_delay_ms: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_style_spawn_parses() {
+        let cli =
+            Cli::try_parse_from(["kafkactl", "spawn", "-c", "price_drops", "-w", "2"]).unwrap();
+        match cli.command {
+            Command::Spawn(args) => {
+                assert_eq!(args.consumer.as_deref(), Some("price_drops"));
+                assert_eq!(args.workers, Some(2));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_listen_address_is_a_usage_error() {
+        let err = Cli::try_parse_from(["kafkactl", "proxy", "--listen", "nowhere"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+}

@@ -1,0 +1,16 @@
+//! kafkactl: run Kafka consumers on a fleet of Linux servers.
+//!
+//! One binary with three jobs:
+//! - `kafkactl proxy` ([`proxy`], [`resp`], [`kafka`]): a Kafka gateway that speaks Rafka's
+//!   subset of the Redis protocol, so Redis clients and rafka-rb work unchanged;
+//! - `kafkactl worker` and the control plane (`spawn`, `status`, `deploy`, ...): not yet built;
+//! - `kafkactl dev broker` ([`dev`]): librdkafka's mock cluster for the quickstart and tests.
+
+pub mod cli;
+pub mod dev;
+pub mod error;
+pub mod kafka;
+pub mod notify;
+pub mod proxy;
+pub mod resp;
+pub mod stats;

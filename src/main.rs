@@ -1,0 +1,115 @@
+//! The kafkactl binary: parses the command line, sets up logging and the runtime, dispatches,
+//! and maps errors to exit codes.
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser};
+use kafkactl::cli::{Cli, Command, DevCommand};
+use kafkactl::dev::broker::{self, BrokerOptions};
+use kafkactl::error::{exit_code_for, Failure};
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kafkactl: {err:#}");
+            ExitCode::from(exit_code_for(&err))
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // journald adds its own timestamps.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Completions(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "kafkactl",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Proxy(args) => runtime()?.block_on(async {
+            let stop = stop_on_signal()?;
+            kafkactl::proxy::run(args, stop).await
+        }),
+        Command::Dev(DevCommand::Broker(args)) => runtime()?.block_on(async {
+            let stop = stop_on_signal()?;
+            broker::run(
+                BrokerOptions {
+                    brokers: args.broker_count,
+                    partitions: args.partitions,
+                    topics: args.topics,
+                    address_file: args.address_file,
+                    rebalance_delay_ms: args.rebalance_delay_ms,
+                },
+                stop,
+            )
+            .await
+        }),
+        Command::Worker(_) => not_yet("worker", 4),
+        Command::Spawn(_) => not_yet("spawn", 3),
+        Command::Stop(_) => not_yet("stop", 3),
+        Command::Restart(_) => not_yet("restart", 3),
+        Command::DisableAndStop(_) => not_yet("disable-and-stop", 3),
+        Command::Status(_) => not_yet("status", 3),
+        Command::InstallUnits => not_yet("install-units", 3),
+        Command::Deploy(_) => not_yet("deploy", 5),
+    }
+}
+
+fn not_yet(command: &str, issue: u32) -> Result<()> {
+    Err(Failure::Unavailable(format!(
+        "`kafkactl {command}` is not available in this build yet (tracked in issue {issue})"
+    ))
+    .into())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kafkactl")
+        .build()?)
+}
+
+/// A token cancelled by the first SIGTERM or SIGINT; a second one exits at once.
+fn stop_on_signal() -> Result<CancellationToken> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let token = CancellationToken::new();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let stop = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("signal received; shutting down (send again to exit at once)");
+        stop.cancel();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("kafkactl: second signal; exiting without finishing the shutdown");
+        std::process::exit(130);
+    });
+    Ok(token)
+}

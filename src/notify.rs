@@ -1,0 +1,31 @@
+//! sd_notify: tells systemd (Type=notify units) about readiness, status and shutdown.
+//! Every call is a no-op when not started by systemd (no NOTIFY_SOCKET).
+
+use sd_notify::NotifyState;
+
+/// READY=1 with a status line.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// STATUS=... alone.
+pub fn status(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
+/// STOPPING=1.
+pub fn stopping() {
+    send(&[
+        NotifyState::Stopping,
+        NotifyState::Status("Shutting down..."),
+    ]);
+}
+
+fn send(states: &[NotifyState<'_>]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(err) = sd_notify::notify(states) {
+        tracing::debug!(error = %err, "sd_notify failed");
+    }
+}
