@@ -6,6 +6,7 @@ use clap::{CommandFactory, Parser};
 use kafkactl::cli::{Cli, Command, DevCommand};
 use kafkactl::dev::broker::{self, BrokerOptions};
 use kafkactl::error::{exit_code_for, Failure};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +28,8 @@ fn init_logging(filter: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     // journald adds its own timestamps.
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         builder.without_time().init();

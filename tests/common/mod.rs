@@ -1,0 +1,352 @@
+//! Test rig: starts the real `kafkactl dev broker` and `kafkactl proxy` binaries and talks to
+//! them over their real protocols. Every process is killed when its handle drops.
+#![allow(dead_code)]
+
+use bytes::BytesMut;
+use kafkactl::resp::frame::{encode_array_header, encode_bulk, Frame};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The kafkactl binary under test.
+pub fn kafkactl() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kafkactl"))
+}
+
+/// Waits for `cond`, failing the test with `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child process killed on drop, with its stderr captured to a file for diagnostics.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends a signal and waits (bounded) for the exit status.
+    pub fn signal_and_wait(&mut self, sig: i32, limit: Duration) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "process did not exit after signal {sig}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running dev broker.
+pub struct Broker {
+    pub proc: Proc,
+    pub bootstrap: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    /// Starts `kafkactl dev broker` with the given extra arguments (e.g. `--topic t:4`).
+    pub fn start(args: &[&str]) -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let addr_file = dir.path().join("bootstrap");
+        let log = dir.path().join("broker.log");
+        let child = Command::new(kafkactl())
+            .args(["dev", "broker", "--address-file"])
+            .arg(&addr_file)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let proc = Proc { child, log };
+        wait_for(
+            "the dev broker's address file",
+            Duration::from_secs(20),
+            || addr_file.exists(),
+        );
+        let bootstrap = std::fs::read_to_string(&addr_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        Broker {
+            proc,
+            bootstrap,
+            _dir: dir,
+        }
+    }
+}
+
+/// A running proxy.
+pub struct Proxy {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+/// A free loopback port (the proxy binds it right after; a collision makes start() retry).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Proxy {
+    /// Starts `kafkactl proxy` against `bootstrap` with extra arguments.
+    pub fn start(bootstrap: &str, args: &[&str]) -> Proxy {
+        Self::start_with_config(bootstrap, None, args)
+    }
+
+    /// Starts the proxy with a Rafka JSON config file.
+    pub fn start_with_config(bootstrap: &str, config: Option<&Path>, args: &[&str]) -> Proxy {
+        for _attempt in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("proxy.log");
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let mut cmd = Command::new(kafkactl());
+            cmd.args([
+                "proxy",
+                "--listen",
+                &addr.to_string(),
+                "--brokers",
+                bootstrap,
+            ])
+            .args(args)
+            .env("KAFKACTL_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+            if let Some(config) = config {
+                cmd.arg("--config").arg(config);
+            }
+            let child = cmd.spawn().unwrap();
+            let mut proc = Proc { child, log };
+            let start = Instant::now();
+            loop {
+                if TcpStream::connect(addr).is_ok() {
+                    return Proxy {
+                        proc,
+                        addr,
+                        _dir: dir,
+                    };
+                }
+                if proc.child.try_wait().unwrap().is_some() {
+                    break; // port taken or bad flags: retry or report below
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "proxy did not start:\n{}",
+                    proc.log_text()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let text = proc.log_text();
+            if !text.contains("Address already in use") {
+                panic!("proxy exited at start:\n{text}");
+            }
+        }
+        panic!("could not find a free port for the proxy");
+    }
+
+    /// A `redis` crate connection (a real Redis client).
+    pub fn redis(&self) -> redis::Connection {
+        let client = redis::Client::open(format!("redis://{}/", self.addr)).unwrap();
+        let con = client.get_connection().unwrap();
+        con.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        con
+    }
+
+    /// A raw RESP connection.
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.addr)
+    }
+}
+
+/// A raw RESP client: sends exact bytes, reads frames with the crate's own reply parser.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Sends a command as a RESP array of bulk strings.
+    pub fn send(&mut self, args: &[&[u8]]) {
+        let mut out = BytesMut::new();
+        encode_array_header(&mut out, args.len());
+        for a in args {
+            encode_bulk(&mut out, a);
+        }
+        self.send_raw(&out);
+    }
+
+    /// Reads one reply frame; `None` when the server closed the connection.
+    pub fn read(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(frame) = Frame::parse(&mut self.buf).unwrap() {
+                return Some(frame);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends a command (words split on spaces) and reads its reply.
+    pub fn cmd(&mut self, line: &str) -> Frame {
+        let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.send(&words);
+        self.read().expect("connection closed before the reply")
+    }
+
+    /// Whether the server has closed the connection.
+    pub fn is_closed(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        matches!(self.stream.read(&mut byte), Ok(0))
+    }
+}
+
+/// An error frame's text, or a panic showing what came instead.
+pub fn error_text(frame: Frame) -> String {
+    match frame {
+        Frame::Error(text) => text,
+        other => panic!("expected an error reply, got {other:?}"),
+    }
+}
+
+/// A consumed message, from Rafka's 8-element BLPOP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub topic: String,
+    pub partition: i64,
+    pub offset: i64,
+    pub value: Vec<u8>,
+}
+
+impl Msg {
+    /// Parses Rafka's reply shape, checking the field names.
+    pub fn from_frame(frame: Frame) -> Option<Msg> {
+        let items = match frame {
+            Frame::NullArray => return None,
+            Frame::Array(items) => items,
+            other => panic!("expected a message array, got {other:?}"),
+        };
+        assert_eq!(items.len(), 8, "{items:?}");
+        let name = |i: usize, want: &str| match &items[i] {
+            Frame::Bulk(b) => assert_eq!(b.as_ref(), want.as_bytes()),
+            other => panic!("field {i}: {other:?}"),
+        };
+        name(0, "topic");
+        name(2, "partition");
+        name(4, "offset");
+        name(6, "value");
+        let bulk = |i: usize| match &items[i] {
+            Frame::Bulk(b) => b.to_vec(),
+            other => panic!("field {i}: {other:?}"),
+        };
+        let int = |i: usize| match &items[i] {
+            Frame::Integer(n) => *n,
+            other => panic!("field {i}: {other:?}"),
+        };
+        Some(Msg {
+            topic: String::from_utf8(bulk(1)).unwrap(),
+            partition: int(3),
+            offset: int(5),
+            value: bulk(7),
+        })
+    }
+
+    /// The RPUSH acks argument for this message.
+    pub fn ack(&self) -> String {
+        format!("{}:{}:{}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// A consumer connection that has run CLIENT SETNAME.
+pub fn consumer(proxy: &Proxy, id: &str) -> Raw {
+    let mut raw = proxy.raw();
+    assert_eq!(
+        raw.cmd(&format!("CLIENT SETNAME {id}")),
+        Frame::bulk_str("OK")
+    );
+    raw
+}
+
+/// BLPOP once with a timeout in seconds.
+pub fn blpop(raw: &mut Raw, key: &str, timeout_secs: u64) -> Option<Msg> {
+    raw.send(&[
+        b"BLPOP",
+        key.as_bytes(),
+        timeout_secs.to_string().as_bytes(),
+    ]);
+    Msg::from_frame(raw.read().expect("reply"))
+}
+
+/// Produces `values` to `topic` through a fresh connection and waits until delivered.
+pub fn produce(proxy: &Proxy, topic: &str, values: &[String]) {
+    let mut raw = proxy.raw();
+    for v in values {
+        raw.send(&[
+            b"RPUSHX",
+            format!("topics:{topic}").as_bytes(),
+            v.as_bytes(),
+        ]);
+    }
+    for _ in values {
+        assert_eq!(raw.read(), Some(Frame::Integer(1)));
+    }
+    assert_eq!(raw.cmd("DUMP 10000"), Frame::Integer(0));
+}
+
+/// `n` distinct values with a prefix.
+pub fn values(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}

@@ -1,0 +1,426 @@
+//! The proxy's commands over the wire: reply shapes and error prefixes, on raw bytes and with
+//! a real Redis client, against the real dev broker.
+
+mod common;
+
+use common::*;
+use kafkactl::resp::frame::Frame;
+use std::time::Duration;
+
+fn rig() -> (Broker, Proxy) {
+    let broker = Broker::start(&["--topic", "greet:4", "--topic", "other:2"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    (broker, proxy)
+}
+
+#[test]
+fn produce_consume_ack_roundtrip_with_the_redis_crate() {
+    let (_b, proxy) = rig();
+    let mut con = proxy.redis();
+    let n: i64 = redis::cmd("RPUSHX")
+        .arg("topics:greet")
+        .arg("hello")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    let left: i64 = redis::cmd("DUMP").arg(5000).query(&mut con).unwrap();
+    assert_eq!(left, 0);
+
+    let mut cons = proxy.redis();
+    let ok: String = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("roundtrip:c1")
+        .query(&mut cons)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let reply: Vec<redis::Value> = redis::cmd("BLPOP")
+        .arg("topics:greet")
+        .arg(10)
+        .query(&mut cons)
+        .unwrap();
+    assert_eq!(reply.len(), 8);
+    let fields: Vec<String> = reply
+        .iter()
+        .map(|v| match v {
+            redis::Value::BulkString(b) => String::from_utf8(b.clone()).unwrap(),
+            redis::Value::Int(i) => i.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(fields[0], "topic");
+    assert_eq!(fields[1], "greet");
+    assert_eq!(fields[2], "partition");
+    assert_eq!(fields[4], "offset");
+    assert_eq!(fields[5], "0");
+    assert_eq!(fields[6], "value");
+    assert_eq!(fields[7], "hello");
+    let acked: i64 = redis::cmd("RPUSH")
+        .arg("acks")
+        .arg(format!("greet:{}:0", fields[3]))
+        .query(&mut cons)
+        .unwrap();
+    assert_eq!(acked, 1);
+}
+
+#[test]
+fn binary_values_roundtrip_byte_for_byte() {
+    let (_b, proxy) = rig();
+    let value: Vec<u8> = (0..=255u8).chain(b"\r\n\r\n".iter().copied()).collect();
+    let mut p = proxy.raw();
+    p.send(&[b"RPUSHX", b"topics:other", &value]);
+    assert_eq!(p.read(), Some(Frame::Integer(1)));
+    assert_eq!(p.cmd("DUMP 5000"), Frame::Integer(0));
+    let mut c = consumer(&proxy, "bin:c1");
+    let msg = blpop(&mut c, "topics:other", 10).expect("message");
+    assert_eq!(msg.value, value);
+}
+
+#[test]
+fn blpop_timeout_returns_the_null_array() {
+    let (_b, proxy) = rig();
+    let mut c = consumer(&proxy, "empty:c1");
+    c.send(&[b"BLPOP", b"topics:greet", b"1"]);
+    assert_eq!(c.read(), Some(Frame::NullArray));
+    // 0 does not mean forever: it is an immediate poll.
+    c.send(&[b"BLPOP", b"topics:greet", b"0"]);
+    assert_eq!(c.read(), Some(Frame::NullArray));
+    assert_eq!(c.cmd("PING"), Frame::Simple("PONG".into()));
+}
+
+#[test]
+fn client_setname_is_unique_and_reclaimed_after_disconnect() {
+    let (_b, proxy) = rig();
+    let mut a = proxy.raw();
+    assert_eq!(
+        a.cmd("CLIENT GETNAME"),
+        Frame::Bulk(a.stream.local_addr().unwrap().to_string().into())
+    );
+    assert_eq!(a.cmd("CLIENT SETNAME grp:one"), Frame::bulk_str("OK"));
+    assert_eq!(a.cmd("CLIENT GETNAME"), Frame::bulk_str("grp:one"));
+    let mut b = proxy.raw();
+    assert_eq!(
+        error_text(b.cmd("CLIENT SETNAME grp:one")),
+        "CONS id grp:one is already taken"
+    );
+    assert_eq!(
+        error_text(b.cmd("CLIENT SETNAME nocolon")),
+        "CONS Cannot parse group.id"
+    );
+    assert!(error_text(a.cmd("CLIENT SETNAME grp:two")).starts_with("CONS Client name already set"));
+    drop(a);
+    wait_for("the id to be released", Duration::from_secs(10), || {
+        matches!(b.cmd("CLIENT SETNAME grp:one"), Frame::Bulk(_))
+    });
+    assert_eq!(b.cmd("CLIENT GETNAME"), Frame::bulk_str("grp:one"));
+}
+
+#[test]
+fn dump_waits_for_this_connections_deliveries() {
+    let (_b, proxy) = rig();
+    let mut p = proxy.raw();
+    assert_eq!(p.cmd("DUMP 100"), Frame::Integer(0), "no producer yet");
+    for i in 0..500 {
+        p.send(&[b"RPUSHX", b"topics:greet", format!("v{i}").as_bytes()]);
+    }
+    for _ in 0..500 {
+        assert_eq!(p.read(), Some(Frame::Integer(1)));
+    }
+    assert_eq!(p.cmd("DUMP 10000"), Frame::Integer(0));
+    let stats = stats(&proxy);
+    assert_eq!(stats["producer.messages.delivered"], 500);
+    assert_eq!(stats["producer.unflushed.messages"], 0);
+}
+
+fn stats(proxy: &Proxy) -> std::collections::HashMap<String, i64> {
+    let mut raw = proxy.raw();
+    let Frame::Array(items) = raw.cmd("HGETALL stats") else {
+        panic!()
+    };
+    items
+        .chunks(2)
+        .map(|kv| match (&kv[0], &kv[1]) {
+            (Frame::Bulk(k), Frame::Bulk(v)) => (
+                String::from_utf8(k.to_vec()).unwrap(),
+                std::str::from_utf8(v).unwrap().parse().unwrap(),
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn stats_count_both_sides_and_del_resets_them() {
+    let (_b, proxy) = rig();
+    produce(&proxy, "greet", &values("s", 3));
+    let mut c = consumer(&proxy, "stats:c1");
+    let m = blpop(&mut c, "topics:greet", 10).unwrap();
+    assert_eq!(c.cmd(&format!("RPUSH acks {}", m.ack())), Frame::Integer(1));
+    let s = stats(&proxy);
+    for name in [
+        "producer.unflushed.messages",
+        "producer.delivery.errors",
+        "producer.unknown.events",
+    ] {
+        assert!(s.contains_key(name), "Rafka's {name} is kept");
+    }
+    assert_eq!(s["producer.messages.delivered"], 3);
+    assert_eq!(s["consumer.messages.delivered"], 1);
+    assert_eq!(s["consumer.acks"], 1);
+    assert_eq!(s["consumers.active"], 1);
+    let mut raw = proxy.raw();
+    assert_eq!(raw.cmd("DEL stats"), Frame::Integer(1));
+    let s = stats(&proxy);
+    assert_eq!(s["producer.messages.delivered"], 0);
+    assert_eq!(s["consumer.acks"], 0);
+    assert_eq!(s["consumers.active"], 1, "gauges survive a reset");
+    assert!(error_text(raw.cmd("HGETALL other")).starts_with("ERR Expected key to be 'stats'"));
+    assert!(error_text(raw.cmd("DEL other")).starts_with("ERR Expected key to be 'stats'"));
+}
+
+#[test]
+fn keys_lists_topics() {
+    let (_b, proxy) = rig();
+    let mut raw = proxy.raw();
+    let Frame::Array(items) = raw.cmd("KEYS topics:") else {
+        panic!()
+    };
+    let mut names: Vec<_> = items
+        .into_iter()
+        .map(|f| match f {
+            Frame::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["topics:greet", "topics:other"]);
+    assert!(
+        error_text(raw.cmd("KEYS *")).starts_with("ERR KEYS supports only the pattern 'topics:'")
+    );
+}
+
+#[test]
+fn keys_on_an_empty_cluster_is_an_empty_array() {
+    let broker = Broker::start(&[]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    assert_eq!(proxy.raw().cmd("KEYS topics:"), Frame::Array(vec![]));
+}
+
+#[test]
+fn monitor_sees_another_clients_commands() {
+    let (_b, proxy) = rig();
+    let mut mon = proxy.raw();
+    assert_eq!(mon.cmd("MONITOR"), Frame::Simple("OK".into()));
+    let mut other = proxy.raw();
+    assert_eq!(
+        other.cmd("CLIENT SETNAME mon:watched"),
+        Frame::bulk_str("OK")
+    );
+    assert_eq!(other.cmd("PING"), Frame::Simple("PONG".into()));
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        match mon.read() {
+            Some(Frame::Simple(line)) => lines.push(line),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        lines[0].ends_with(r#""CLIENT" "SETNAME" "mon:watched""#),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("[0 mon:watched]") && lines[1].ends_with(r#""PING""#),
+        "{lines:?}"
+    );
+    let stamp: f64 = lines[1].split(' ').next().unwrap().parse().unwrap();
+    assert!(stamp > 1.6e9);
+}
+
+#[test]
+fn malformed_commands_get_their_error_and_the_connection_keeps_working() {
+    let (_b, proxy) = rig();
+    let mut raw = proxy.raw();
+    let cases: &[(&[&[u8]], &str)] = &[
+        (&[b"FLUSHALL"], "Command not supported: FLUSHALL"),
+        (&[b"RPUSHX", b"topics:greet"], "PROD RPUSHX accepts 2 arguments, got 1"),
+        (&[b"RPUSHX", b"topics:greet", b"a", b"b"], "PROD RPUSHX accepts 2 arguments, got 3"),
+        (&[b"RPUSHX", b"greet", b"v"], "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'"),
+        (&[b"RPUSHX", b"topics:", b"v"], "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'"),
+        (&[b"DUMP"], "PROD DUMP accepts 1 argument, got 0"),
+        (&[b"DUMP", b"soon"], "PROD DUMP timeout must be a whole number of milliseconds, got 'soon'"),
+        (&[b"RPUSH", b"queue", b"x"], "CONS You can only RPUSH to the 'acks' key"),
+        (&[b"RPUSH", b"acks", b"greet:0"], "CONS Cannot parse ack: 'greet:0' (expected <topic>:<partition>:<offset>)"),
+        (&[b"RPUSH", b"acks", b"greet:0:-1"], "CONS Negative offset in ack 'greet:0:-1'"),
+        (&[b"RPUSH", b"acks", b"greet:0:1"], "CONS No consumer on this connection (acks go on the connection that ran BLPOP)"),
+        (&[b"BLPOP", b"topics:greet", b"1"], "CONS Identify yourself using `CLIENT SETNAME <group.id>:<name>` first"),
+        (&[b"BLPOP", b"topic:greet", b"1"], "CONS Cannot parse topics from `topic:greet` (expected topics:<topic>[,<topic>...][:<JSON config>])"),
+        (&[b"BLPOP"], "CONS BLPOP needs a key: BLPOP topics:<topic>[,<topic>...][:<JSON config>] <timeout seconds>"),
+        (&[b"CLIENT", b"KILL"], "ERR Command not supported: CLIENT KILL"),
+        (&[b"HGETALL"], "ERR wrong number of arguments for 'hgetall' command"),
+        (&[b"KEYS", b"*"], "ERR KEYS supports only the pattern 'topics:', got '*'"),
+        (&[b"AUTH", b"pw"], "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
+        (&[b"BLMPOP", b"1", b"2", b"topics:a", b"topics:b", b"LEFT"], "CONS numkeys must be 1 (a connection has one consumer): BLMPOP <timeout> 1 topics:<topic>[,<topic>...][:<JSON config>] LEFT [COUNT <n>]"),
+    ];
+    for (args, want) in cases {
+        raw.send(args);
+        assert_eq!(error_text(raw.read().expect("reply")), *want, "{args:?}");
+        assert_eq!(
+            raw.cmd("PING"),
+            Frame::Simple("PONG".into()),
+            "still usable after {args:?}"
+        );
+    }
+    // Command names are case-insensitive.
+    assert_eq!(raw.cmd("ping"), Frame::Simple("PONG".into()));
+    assert_eq!(raw.cmd("PiNg hi"), Frame::bulk_str("hi"));
+}
+
+#[test]
+fn protocol_errors_reply_then_close() {
+    let (_b, proxy) = rig();
+    for bad in [
+        &b"*1\r\n$abc\r\n"[..],
+        b"*1\r\n:1\r\n",
+        b"*2\r\n$4\r\nECHO\r\n$999999999999\r\n",
+    ] {
+        let mut raw = proxy.raw();
+        raw.send_raw(bad);
+        let text = error_text(raw.read().expect("an error before closing"));
+        assert!(text.starts_with("ERR Protocol error:"), "{text}");
+        assert!(raw.is_closed(), "closed after {bad:?}");
+    }
+}
+
+#[test]
+fn a_bulk_over_the_configured_cap_is_refused_before_it_arrives() {
+    let b = Broker::start(&[]);
+    let proxy = Proxy::start(&b.bootstrap, &["--max-bulk-bytes", "1000"]);
+    let mut raw = proxy.raw();
+    // Only the header is sent: the proxy must refuse without waiting for the body.
+    raw.send_raw(b"*3\r\n$6\r\nRPUSHX\r\n$8\r\ntopics:t\r\n$1001\r\n");
+    assert_eq!(
+        error_text(raw.read().unwrap()),
+        "ERR Protocol error: invalid bulk length"
+    );
+    let mut ok = proxy.raw();
+    ok.send(&[b"RPUSHX", b"topics:t", &[b'x'; 1000]]);
+    assert_eq!(ok.read(), Some(Frame::Integer(1)));
+}
+
+#[test]
+fn pipelined_replies_come_back_in_order() {
+    let (_b, proxy) = rig();
+    let mut raw = proxy.raw();
+    let mut batch = Vec::new();
+    for i in 0..200 {
+        batch.extend_from_slice(
+            format!("*2\r\n$4\r\nPING\r\n${}\r\n{}\r\n", i.to_string().len(), i).as_bytes(),
+        );
+    }
+    batch.extend_from_slice(b"*1\r\n$6\r\nNOSUCH\r\n*1\r\n$4\r\nPING\r\n");
+    raw.send_raw(&batch);
+    for i in 0..200 {
+        assert_eq!(raw.read(), Some(Frame::bulk_str(&i.to_string())));
+    }
+    assert_eq!(
+        error_text(raw.read().unwrap()),
+        "Command not supported: NOSUCH"
+    );
+    assert_eq!(raw.read(), Some(Frame::Simple("PONG".into())));
+}
+
+#[test]
+fn inline_commands_work_for_people_at_a_terminal() {
+    let (_b, proxy) = rig();
+    let mut raw = proxy.raw();
+    raw.send_raw(b"PING\r\nCLIENT SETNAME inline:c1\r\n");
+    assert_eq!(raw.read(), Some(Frame::Simple("PONG".into())));
+    assert_eq!(raw.read(), Some(Frame::bulk_str("OK")));
+}
+
+#[test]
+fn quit_replies_ok_and_closes() {
+    let (_b, proxy) = rig();
+    let mut raw = proxy.raw();
+    assert_eq!(raw.cmd("QUIT"), Frame::Simple("OK".into()));
+    assert!(raw.is_closed());
+}
+
+#[test]
+fn requirepass_demands_auth_first() {
+    let b = Broker::start(&[]);
+    let proxy = Proxy::start(&b.bootstrap, &["--requirepass", "s3cret"]);
+    let mut raw = proxy.raw();
+    assert_eq!(
+        error_text(raw.cmd("PING")),
+        "NOAUTH Authentication required."
+    );
+    assert!(error_text(raw.cmd("AUTH wrong")).starts_with("WRONGPASS"));
+    assert!(error_text(raw.cmd("AUTH someone s3cret")).starts_with("WRONGPASS"));
+    assert_eq!(raw.cmd("AUTH s3cret"), Frame::Simple("OK".into()));
+    assert_eq!(raw.cmd("PING"), Frame::Simple("PONG".into()));
+    let mut other = proxy.raw();
+    assert_eq!(other.cmd("AUTH default s3cret"), Frame::Simple("OK".into()));
+    // The redis crate authenticates from the URL.
+    let client = redis::Client::open(format!("redis://:s3cret@{}/", proxy.addr)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn connections_over_the_limit_are_refused_with_an_error() {
+    let b = Broker::start(&[]);
+    let proxy = Proxy::start(&b.bootstrap, &["--max-connections", "2"]);
+    let mut one = proxy.raw();
+    let mut two = proxy.raw();
+    assert_eq!(one.cmd("PING"), Frame::Simple("PONG".into()));
+    assert_eq!(two.cmd("PING"), Frame::Simple("PONG".into()));
+    let mut three = proxy.raw();
+    assert_eq!(
+        error_text(three.read().unwrap()),
+        "ERR max number of clients reached"
+    );
+    assert!(three.is_closed());
+    drop(one);
+    wait_for("a free slot", Duration::from_secs(10), || {
+        let mut again = proxy.raw();
+        again.send(&[b"PING"]);
+        again.read() == Some(Frame::Simple("PONG".into()))
+    });
+}
+
+#[test]
+fn bad_config_files_are_refused_at_start_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("{\"general\": {\"bootstrap.servers\": \"x\"},", "is not valid JSON"),
+        ("{\"generl\": {}}", "unknown section \"generl\""),
+        (
+            "{\"general\": {\"bootstrap.servers\": \"x\"}, \"consumer\": {\"enable.auto.offset.store\": true}}",
+            "\"enable.auto.offset.store\" must be false",
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.json"));
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(kafkactl())
+            .args(["proxy", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+        assert!(
+            stderr.contains(&path.display().to_string()) || i == 2,
+            "{stderr}"
+        );
+    }
+    let out = std::process::Command::new(kafkactl())
+        .args(["proxy", "--listen", "127.0.0.1:0"])
+        .env_remove("KAFKACTL_BROKERS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Kafka brokers"));
+}
