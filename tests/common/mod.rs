@@ -109,6 +109,11 @@ pub struct Proxy {
     _dir: tempfile::TempDir,
 }
 
+/// The development proxy config shipped in examples/.
+pub fn dev_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/proxy.dev.json")
+}
+
 /// A free loopback port (the proxy binds it right after; a collision makes start() retry).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -119,9 +124,11 @@ fn free_port() -> u16 {
 }
 
 impl Proxy {
-    /// Starts `kafkactl proxy` against `bootstrap` with extra arguments.
+    /// Starts `kafkactl proxy` against `bootstrap` with extra arguments, using the
+    /// development config (examples/proxy.dev.json: Rafka's format, short session timeouts,
+    /// because the mock cluster holds every rebalance for session.timeout.ms - 1 s).
     pub fn start(bootstrap: &str, args: &[&str]) -> Proxy {
-        Self::start_with_config(bootstrap, None, args)
+        Self::start_with_config(bootstrap, Some(&dev_config()), args)
     }
 
     /// Starts the proxy with a Rafka JSON config file.

@@ -1,0 +1,345 @@
+//! Consumer-group behaviour through the proxy: partitioning, acks and commits, resuming,
+//! per-consumer settings, batches, and the shutdown order on SIGTERM.
+
+mod common;
+
+use common::*;
+use kafkactl::resp::frame::Frame;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// Consumes until `want` messages arrived or `limit` passed, acking each when `ack` is set.
+fn drain(c: &mut Raw, key: &str, want: usize, ack: bool, limit: Duration) -> Vec<Msg> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < want && start.elapsed() < limit {
+        if let Some(m) = blpop(c, key, 1) {
+            if ack {
+                assert_eq!(c.cmd(&format!("RPUSH acks {}", m.ack())), Frame::Integer(1));
+            }
+            got.push(m);
+        }
+    }
+    got
+}
+
+fn value_set(msgs: &[Msg]) -> HashSet<String> {
+    msgs.iter()
+        .map(|m| String::from_utf8(m.value.clone()).unwrap())
+        .collect()
+}
+
+#[test]
+fn keyed_messages_land_in_one_partition() {
+    let broker = Broker::start(&["--topic", "keyed:4"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    let mut p = proxy.raw();
+    for i in 0..20 {
+        let key = if i % 2 == 0 {
+            "topics:keyed:user-1"
+        } else {
+            "topics:keyed:user-2"
+        };
+        p.send(&[b"RPUSHX", key.as_bytes(), format!("{i}").as_bytes()]);
+        assert_eq!(p.read(), Some(Frame::Integer(1)));
+    }
+    assert_eq!(p.cmd("DUMP 5000"), Frame::Integer(0));
+    let mut c = consumer(&proxy, "keyed:c1");
+    let msgs = drain(&mut c, "topics:keyed", 20, true, Duration::from_secs(30));
+    assert_eq!(msgs.len(), 20);
+    let mut partition_of: HashMap<bool, HashSet<i64>> = HashMap::new();
+    for m in &msgs {
+        let even = String::from_utf8(m.value.clone())
+            .unwrap()
+            .parse::<i32>()
+            .unwrap()
+            % 2
+            == 0;
+        partition_of.entry(even).or_default().insert(m.partition);
+    }
+    assert_eq!(partition_of[&true].len(), 1, "{partition_of:?}");
+    assert_eq!(partition_of[&false].len(), 1, "{partition_of:?}");
+}
+
+#[test]
+fn two_consumers_of_one_group_split_the_partitions() {
+    let broker = Broker::start(&["--topic", "split:4"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    let mut a = consumer(&proxy, "split:a");
+    let mut b = consumer(&proxy, "split:b");
+    // Both join before anything is produced, so each ends up owning two partitions.
+    assert_eq!(blpop(&mut a, "topics:split", 1), None);
+    assert_eq!(blpop(&mut b, "topics:split", 1), None);
+    let sent = values("split", 200);
+    produce(&proxy, "split", &sent);
+    let mut got_a = Vec::new();
+    let mut got_b = Vec::new();
+    let start = Instant::now();
+    while got_a.len() + got_b.len() < 200 && start.elapsed() < Duration::from_secs(60) {
+        got_a.extend(drain(
+            &mut a,
+            "topics:split",
+            1,
+            true,
+            Duration::from_secs(1),
+        ));
+        got_b.extend(drain(
+            &mut b,
+            "topics:split",
+            1,
+            true,
+            Duration::from_secs(1),
+        ));
+    }
+    let pa: HashSet<_> = got_a.iter().map(|m| m.partition).collect();
+    let pb: HashSet<_> = got_b.iter().map(|m| m.partition).collect();
+    assert!(pa.is_disjoint(&pb), "a: {pa:?} b: {pb:?}");
+    assert!(!got_a.is_empty() && !got_b.is_empty());
+    let all: Vec<Msg> = got_a.into_iter().chain(got_b).collect();
+    assert_eq!(all.len(), 200, "each message exactly once");
+    assert_eq!(value_set(&all), sent.into_iter().collect());
+}
+
+#[test]
+fn a_restarted_consumer_resumes_after_its_acked_offsets() {
+    let broker = Broker::start(&["--topic", "resume:1"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    produce(&proxy, "resume", &values("r", 10));
+    {
+        let mut c = consumer(&proxy, "resume:c1");
+        let first = drain(&mut c, "topics:resume", 4, true, Duration::from_secs(30));
+        assert_eq!(
+            first.iter().map(|m| m.offset).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        // The fifth is delivered but never acked: it must come again.
+        let unacked = blpop(&mut c, "topics:resume", 10).unwrap();
+        assert_eq!(unacked.offset, 4);
+    }
+    // The same group (and even the same id, once released) picks up at offset 4.
+    let mut again = proxy.raw();
+    wait_for("the id to be free", Duration::from_secs(10), || {
+        matches!(again.cmd("CLIENT SETNAME resume:c1"), Frame::Bulk(_))
+    });
+    let rest = drain(
+        &mut again,
+        "topics:resume",
+        6,
+        true,
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        rest.iter().map(|m| m.offset).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7, 8, 9]
+    );
+}
+
+#[test]
+fn without_acks_the_next_consumer_gets_the_messages_again() {
+    let broker = Broker::start(&["--topic", "noack:2"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    let sent = values("n", 6);
+    produce(&proxy, "noack", &sent);
+    {
+        let mut c = consumer(&proxy, "noack:c1");
+        let got = drain(&mut c, "topics:noack", 6, false, Duration::from_secs(30));
+        assert_eq!(value_set(&got), sent.iter().cloned().collect());
+    }
+    let mut c2 = consumer(&proxy, "noack:c2");
+    let again = drain(&mut c2, "topics:noack", 6, true, Duration::from_secs(30));
+    assert_eq!(value_set(&again), sent.into_iter().collect());
+}
+
+#[test]
+fn one_blpop_consumes_several_topics() {
+    let broker = Broker::start(&["--topic", "ta:1", "--topic", "tb:1"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    produce(&proxy, "ta", &values("a", 3));
+    produce(&proxy, "tb", &values("b", 3));
+    let mut c = consumer(&proxy, "multi:c1");
+    let got = drain(&mut c, "topics:ta,tb", 6, true, Duration::from_secs(30));
+    let topics: HashSet<_> = got.iter().map(|m| m.topic.clone()).collect();
+    assert_eq!(
+        topics,
+        ["ta".to_string(), "tb".to_string()].into_iter().collect()
+    );
+    assert_eq!(got.len(), 6);
+    // The consumer is bound to its topic list.
+    let err = error_text(c.cmd("BLPOP topics:ta 1"));
+    assert!(
+        err.starts_with("CONS This connection's consumer is subscribed to ta,tb"),
+        "{err}"
+    );
+    // Acks for a topic outside the subscription are refused.
+    let err = error_text(c.cmd("RPUSH acks zz:0:1"));
+    assert!(err.starts_with("CONS No consumer for topic zz"), "{err}");
+}
+
+#[test]
+fn per_consumer_json_settings_apply_and_bad_ones_are_cons_errors() {
+    let broker = Broker::start(&["--topic", "js:1"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    produce(&proxy, "js", &values("old", 3));
+
+    let mut bad = consumer(&proxy, "js:bad");
+    let err = error_text(bad.cmd(r#"BLPOP topics:js:{"auto.offset.reset": 1"#));
+    assert!(
+        err.starts_with("CONS Invalid JSON consumer config"),
+        "{err}"
+    );
+    let err = error_text(bad.cmd(r#"BLPOP topics:js:{"no.such.setting":"1"} 1"#));
+    assert!(
+        err.starts_with("CONS Error creating consumer") && err.contains("no.such.setting"),
+        "{err}"
+    );
+    let err = error_text(bad.cmd(r#"BLPOP topics:js:{"enable.auto.offset.store":true} 1"#));
+    assert!(
+        err.contains("enable.auto.offset.store cannot be overridden"),
+        "{err}"
+    );
+    assert_eq!(bad.cmd("PING"), Frame::Simple("PONG".into()));
+
+    // `latest` only sees what is produced after the consumer joined.
+    let mut late = consumer(&proxy, "js:late");
+    let key = r#"topics:js:{"auto.offset.reset":"latest"}"#;
+    let mut joined = false;
+    for _ in 0..10 {
+        if blpop(&mut late, key, 1).is_none() {
+            joined = true;
+            break;
+        }
+    }
+    assert!(joined);
+    // Give the consumer a moment to fetch its starting offset before producing.
+    std::thread::sleep(Duration::from_millis(500));
+    produce(&proxy, "js", &values("new", 2));
+    let got = drain(&mut late, key, 2, true, Duration::from_secs(30));
+    assert_eq!(value_set(&got), values("new", 2).into_iter().collect());
+}
+
+#[test]
+fn batch_acks_and_blmpop_batches() {
+    let broker = Broker::start(&["--topic", "batch:1"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    produce(&proxy, "batch", &values("m", 50));
+    let mut c = consumer(&proxy, "batch:c1");
+    let mut got: Vec<Msg> = Vec::new();
+    let start = Instant::now();
+    while got.len() < 50 && start.elapsed() < Duration::from_secs(30) {
+        c.send(&[
+            b"BLMPOP",
+            b"2",
+            b"1",
+            b"topics:batch",
+            b"LEFT",
+            b"COUNT",
+            b"20",
+        ]);
+        match c.read().unwrap() {
+            Frame::NullArray => continue,
+            Frame::Array(mut items) => {
+                assert_eq!(items.len(), 2);
+                assert_eq!(items[0], Frame::bulk_str("topics:batch"));
+                let Frame::Array(msgs) = items.remove(1) else {
+                    panic!()
+                };
+                assert!(!msgs.is_empty() && msgs.len() <= 20);
+                let batch: Vec<Msg> = msgs
+                    .into_iter()
+                    .map(|f| Msg::from_frame(f).unwrap())
+                    .collect();
+                // One RPUSH acks for the whole batch.
+                let mut args: Vec<Vec<u8>> = vec![b"RPUSH".to_vec(), b"acks".to_vec()];
+                args.extend(batch.iter().map(|m| m.ack().into_bytes()));
+                let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                c.send(&refs);
+                assert_eq!(c.read(), Some(Frame::Integer(batch.len() as i64)));
+                got.extend(batch);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        got.iter().map(|m| m.offset).collect::<Vec<_>>(),
+        (0..50).collect::<Vec<_>>()
+    );
+    // A batch with one malformed ack stores none of them.
+    let err = error_text(c.cmd("RPUSH acks batch:0:49 nonsense"));
+    assert!(
+        err.starts_with("CONS Cannot parse ack: 'nonsense'"),
+        "{err}"
+    );
+    assert_eq!(
+        c.cmd("BLMPOP 0 1 topics:batch LEFT COUNT 5"),
+        Frame::NullArray
+    );
+    drop(c);
+    // Everything was acked: a new member of the group finds nothing.
+    let mut next = consumer(&proxy, "batch:c2");
+    assert_eq!(
+        drain(&mut next, "topics:batch", 1, false, Duration::from_secs(4)).len(),
+        0
+    );
+}
+
+#[test]
+fn sigterm_drains_in_the_documented_order() {
+    let broker = Broker::start(&["--topic", "drain:1"]);
+    let mut proxy = Proxy::start(&broker.bootstrap, &[]);
+    produce(&proxy, "drain", &values("d", 5));
+
+    // A consumer acks three messages, then waits in BLPOP on an empty topic.
+    let mut c = consumer(&proxy, "drain:c1");
+    let acked = drain(&mut c, "topics:drain", 3, true, Duration::from_secs(30));
+    assert_eq!(acked.len(), 3);
+    let unacked = drain(&mut c, "topics:drain", 2, false, Duration::from_secs(30));
+    assert_eq!(unacked.len(), 2);
+    c.send(&[b"BLPOP", b"topics:drain", b"30"]);
+    std::thread::sleep(Duration::from_millis(200));
+
+    // A producer-only connection queues messages right before the signal.
+    let mut p = proxy.raw();
+    for i in 0..1000 {
+        p.send(&[b"RPUSHX", b"topics:drain", format!("late-{i}").as_bytes()]);
+    }
+    for _ in 0..1000 {
+        assert_eq!(p.read(), Some(Frame::Integer(1)));
+    }
+
+    let status = proxy
+        .proc
+        .signal_and_wait(libc::SIGTERM, Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "exit status {status:?}:\n{}",
+        proxy.proc.log_text()
+    );
+    // The waiting BLPOP is told to retry, then the consumer's connection is closed.
+    assert_eq!(error_text(c.read().expect("reply")), "CONS Server shutdown");
+    assert!(c.is_closed());
+    assert!(p.is_closed());
+    let log = proxy.proc.log_text();
+    let stages: Vec<usize> = [
+        "shutdown 1/4",
+        "shutdown 2/4",
+        "shutdown 3/4",
+        "shutdown 4/4",
+        "proxy stopped cleanly",
+    ]
+    .iter()
+    .map(|s| log.find(s).unwrap_or_else(|| panic!("{s} missing:\n{log}")))
+    .collect();
+    assert!(stages.windows(2).all(|w| w[0] < w[1]), "{log}");
+
+    // Offsets acked before the signal were committed: the group resumes at offset 3, and the
+    // producer's last messages were all delivered before exit.
+    let proxy2 = Proxy::start(&broker.bootstrap, &[]);
+    let mut c2 = consumer(&proxy2, "drain:c1");
+    let rest = drain(&mut c2, "topics:drain", 1002, true, Duration::from_secs(60));
+    assert_eq!(rest.first().map(|m| m.offset), Some(3));
+    assert_eq!(
+        rest.len(),
+        1002,
+        "2 unacked + 1000 produced before shutdown"
+    );
+}
