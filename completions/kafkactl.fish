@@ -1,0 +1,143 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_kafkactl_global_optspecs
+    string join \n log= user f/manifest= h/help V/version
+end
+
+function __fish_kafkactl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_kafkactl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_kafkactl_using_subcommand
+    set -l cmd (__fish_kafkactl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "proxy" -d 'Run the Rafka-compatible Kafka gateway (Redis protocol)'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "worker" -d 'Run one consumer instance (what systemd\'s kafka-consumer@NAME:N starts)'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "spawn" -d 'Enable and start consumer instances NAME:1..N, stopping those above N'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "stop" -d 'Stop consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "restart" -d 'Restart consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "disable-and-stop" -d 'Stop and disable consumer instances (all of them without -c)'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "status" -d 'Show consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "deploy" -d 'Reconcile the manifest on every host of the fleet'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "install-units" -d 'Install kafkactl\'s systemd unit files and reload systemd'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "dev" -d 'Development tools'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l listen -d 'Address to listen on (binding beyond loopback is an explicit choice)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s c -l config -d 'Rafka JSON config file: {"general": {...}, "consumer": {...}, "producer": {...}}' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l brokers -d 'Bootstrap servers, overriding the config file\'s bootstrap.servers' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l requirepass -d 'Require clients to AUTH with this password first' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-connections -d 'Most client connections at once' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-bulk-bytes -d 'Largest bulk string (message) accepted, in bytes' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l blpop-default-timeout -d 'BLPOP timeout in seconds when the client\'s timeout is not an integer' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l produce-block-ms -d 'How long RPUSHX waits for room when the producer queue is full, in ms' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l shutdown-timeout -d 'Deadline for the whole shutdown, in seconds' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s c -l consumer -d 'Consumer name (every consumer of the manifest when absent)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s w -l workers -d 'Number of instances (the manifest\'s scale when absent)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s c -l consumer -d 'NAME or NAME:K' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s c -l consumer -d 'NAME or NAME:K' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s c -l consumer -d 'Consumer name (every kafka-consumer@ instance when absent)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s c -l consumer -d 'Consumer name' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
+json\t'JSON for programs'"
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l dry-run -d 'Print the plan and change nothing (exit 2 when changes are pending)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -f -a "broker" -d 'Run an in-memory Kafka-protocol broker (librdkafka\'s mock cluster) for trying kafkactl and for tests'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l partitions -d 'Partitions of --topic entries given without a count (auto-created topics always get the mock cluster\'s fixed 4)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l topic -d 'A topic to create at start: NAME or NAME:PARTITIONS (repeatable)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l address-file -d 'Write the bootstrap address to this file (for scripts)' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l broker-count -d 'Number of mock brokers' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l rebalance-delay-ms -d 'Consumer groups\' initial rebalance delay in ms (the mock\'s own default of 3000 keeps clients with session.timeout.ms under ~3 s from ever joining)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from help" -f -a "broker" -d 'Run an in-memory Kafka-protocol broker (librdkafka\'s mock cluster) for trying kafkactl and for tests'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "proxy" -d 'Run the Rafka-compatible Kafka gateway (Redis protocol)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "worker" -d 'Run one consumer instance (what systemd\'s kafka-consumer@NAME:N starts)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "spawn" -d 'Enable and start consumer instances NAME:1..N, stopping those above N'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "stop" -d 'Stop consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "restart" -d 'Restart consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "disable-and-stop" -d 'Stop and disable consumer instances (all of them without -c)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "status" -d 'Show consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "deploy" -d 'Reconcile the manifest on every host of the fleet'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "install-units" -d 'Install kafkactl\'s systemd unit files and reload systemd'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "completions" -d 'Print shell completions'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "dev" -d 'Development tools'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and __fish_seen_subcommand_from dev" -f -a "broker" -d 'Run an in-memory Kafka-protocol broker (librdkafka\'s mock cluster) for trying kafkactl and for tests'

@@ -1,0 +1,523 @@
+#compdef kafkactl
+
+autoload -U is-at-least
+
+_kafkactl() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_kafkactl_commands" \
+"*::: :->kafkactl" \
+&& ret=0
+    case $state in
+    (kafkactl)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-command-$line[1]:"
+        case $line[1] in
+            (proxy)
+_arguments "${_arguments_options[@]}" : \
+'--listen=[Address to listen on (binding beyond loopback is an explicit choice)]:LISTEN:_default' \
+'-c+[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}}]:CONFIG:_files' \
+'--config=[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}}]:CONFIG:_files' \
+'--brokers=[Bootstrap servers, overriding the config file'\''s bootstrap.servers]:BROKERS:_default' \
+'--requirepass=[Require clients to AUTH with this password first]:REQUIREPASS:_default' \
+'--max-connections=[Most client connections at once]:MAX_CONNECTIONS:_default' \
+'--max-bulk-bytes=[Largest bulk string (message) accepted, in bytes]:MAX_BULK_BYTES:_default' \
+'--blpop-default-timeout=[BLPOP timeout in seconds when the client'\''s timeout is not an integer]:BLPOP_DEFAULT_TIMEOUT:_default' \
+'--produce-block-ms=[How long RPUSHX waits for room when the producer queue is full, in ms]:PRODUCE_BLOCK_MS:_default' \
+'--shutdown-timeout=[Deadline for the whole shutdown, in seconds]:SHUTDOWN_TIMEOUT:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(worker)
+_arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':instance -- The instance\: NAME\:N, as in kafka-consumer@NAME\:N:_default' \
+&& ret=0
+;;
+(spawn)
+_arguments "${_arguments_options[@]}" : \
+'-c+[Consumer name (every consumer of the manifest when absent)]:CONSUMER:_default' \
+'--consumer=[Consumer name (every consumer of the manifest when absent)]:CONSUMER:_default' \
+'-w+[Number of instances (the manifest'\''s scale when absent)]:WORKERS:_default' \
+'--workers=[Number of instances (the manifest'\''s scale when absent)]:WORKERS:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(stop)
+_arguments "${_arguments_options[@]}" : \
+'-c+[NAME or NAME\:K]:CONSUMER:_default' \
+'--consumer=[NAME or NAME\:K]:CONSUMER:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(restart)
+_arguments "${_arguments_options[@]}" : \
+'-c+[NAME or NAME\:K]:CONSUMER:_default' \
+'--consumer=[NAME or NAME\:K]:CONSUMER:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(disable-and-stop)
+_arguments "${_arguments_options[@]}" : \
+'-c+[Consumer name (every kafka-consumer@ instance when absent)]:CONSUMER:_default' \
+'--consumer=[Consumer name (every kafka-consumer@ instance when absent)]:CONSUMER:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+'-c+[Consumer name]:CONSUMER:_default' \
+'--consumer=[Consumer name]:CONSUMER:_default' \
+'-o+[Output format]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(deploy)
+_arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--dry-run[Print the plan and change nothing (exit 2 when changes are pending)]' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(install-units)
+_arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':shell -- The shell:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(dev)
+_arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_kafkactl__subcmd__dev_commands" \
+"*::: :->dev" \
+&& ret=0
+
+    case $state in
+    (dev)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-dev-command-$line[1]:"
+        case $line[1] in
+            (broker)
+_arguments "${_arguments_options[@]}" : \
+'--partitions=[Partitions of --topic entries given without a count (auto-created topics always get the mock cluster'\''s fixed 4)]:PARTITIONS:_default' \
+'*--topic=[A topic to create at start\: NAME or NAME\:PARTITIONS (repeatable)]:NAME[:PARTITIONS]:_default' \
+'--address-file=[Write the bootstrap address to this file (for scripts)]:ADDRESS_FILE:_files' \
+'--broker-count=[Number of mock brokers]:BROKER_COUNT:_default' \
+'--rebalance-delay-ms=[Consumer groups'\'' initial rebalance delay in ms (the mock'\''s own default of 3000 keeps clients with session.timeout.ms under ~3 s from ever joining)]:REBALANCE_DELAY_MS:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_kafkactl__subcmd__dev__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-dev-help-command-$line[1]:"
+        case $line[1] in
+            (broker)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_kafkactl__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-help-command-$line[1]:"
+        case $line[1] in
+            (proxy)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(worker)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(spawn)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(stop)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(restart)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(disable-and-stop)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(deploy)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(install-units)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(dev)
+_arguments "${_arguments_options[@]}" : \
+":: :_kafkactl__subcmd__help__subcmd__dev_commands" \
+"*::: :->dev" \
+&& ret=0
+
+    case $state in
+    (dev)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-help-dev-command-$line[1]:"
+        case $line[1] in
+            (broker)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+}
+
+(( $+functions[_kafkactl_commands] )) ||
+_kafkactl_commands() {
+    local commands; commands=(
+'proxy:Run the Rafka-compatible Kafka gateway (Redis protocol)' \
+'worker:Run one consumer instance (what systemd'\''s kafka-consumer@NAME\:N starts)' \
+'spawn:Enable and start consumer instances NAME\:1..N, stopping those above N' \
+'stop:Stop consumer instances' \
+'restart:Restart consumer instances' \
+'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
+'status:Show consumer instances' \
+'deploy:Reconcile the manifest on every host of the fleet' \
+'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
+'completions:Print shell completions' \
+'dev:Development tools' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kafkactl commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__completions_commands] )) ||
+_kafkactl__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl completions commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__deploy_commands] )) ||
+_kafkactl__subcmd__deploy_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl deploy commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__dev_commands] )) ||
+_kafkactl__subcmd__dev_commands() {
+    local commands; commands=(
+'broker:Run an in-memory Kafka-protocol broker (librdkafka'\''s mock cluster) for trying kafkactl and for tests' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kafkactl dev commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__dev__subcmd__broker_commands] )) ||
+_kafkactl__subcmd__dev__subcmd__broker_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl dev broker commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__dev__subcmd__help_commands] )) ||
+_kafkactl__subcmd__dev__subcmd__help_commands() {
+    local commands; commands=(
+'broker:Run an in-memory Kafka-protocol broker (librdkafka'\''s mock cluster) for trying kafkactl and for tests' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kafkactl dev help commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__dev__subcmd__help__subcmd__broker_commands] )) ||
+_kafkactl__subcmd__dev__subcmd__help__subcmd__broker_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl dev help broker commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__dev__subcmd__help__subcmd__help_commands] )) ||
+_kafkactl__subcmd__dev__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl dev help help commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__disable-and-stop_commands] )) ||
+_kafkactl__subcmd__disable-and-stop_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl disable-and-stop commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help_commands] )) ||
+_kafkactl__subcmd__help_commands() {
+    local commands; commands=(
+'proxy:Run the Rafka-compatible Kafka gateway (Redis protocol)' \
+'worker:Run one consumer instance (what systemd'\''s kafka-consumer@NAME\:N starts)' \
+'spawn:Enable and start consumer instances NAME\:1..N, stopping those above N' \
+'stop:Stop consumer instances' \
+'restart:Restart consumer instances' \
+'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
+'status:Show consumer instances' \
+'deploy:Reconcile the manifest on every host of the fleet' \
+'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
+'completions:Print shell completions' \
+'dev:Development tools' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kafkactl help commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__completions_commands] )) ||
+_kafkactl__subcmd__help__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help completions commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__deploy_commands] )) ||
+_kafkactl__subcmd__help__subcmd__deploy_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help deploy commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__dev_commands] )) ||
+_kafkactl__subcmd__help__subcmd__dev_commands() {
+    local commands; commands=(
+'broker:Run an in-memory Kafka-protocol broker (librdkafka'\''s mock cluster) for trying kafkactl and for tests' \
+    )
+    _describe -t commands 'kafkactl help dev commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__dev__subcmd__broker_commands] )) ||
+_kafkactl__subcmd__help__subcmd__dev__subcmd__broker_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help dev broker commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__disable-and-stop_commands] )) ||
+_kafkactl__subcmd__help__subcmd__disable-and-stop_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help disable-and-stop commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__help_commands] )) ||
+_kafkactl__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help help commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__install-units_commands] )) ||
+_kafkactl__subcmd__help__subcmd__install-units_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help install-units commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__proxy_commands] )) ||
+_kafkactl__subcmd__help__subcmd__proxy_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help proxy commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__restart_commands] )) ||
+_kafkactl__subcmd__help__subcmd__restart_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help restart commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__spawn_commands] )) ||
+_kafkactl__subcmd__help__subcmd__spawn_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help spawn commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__status_commands] )) ||
+_kafkactl__subcmd__help__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help status commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__stop_commands] )) ||
+_kafkactl__subcmd__help__subcmd__stop_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help stop commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__worker_commands] )) ||
+_kafkactl__subcmd__help__subcmd__worker_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help worker commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__install-units_commands] )) ||
+_kafkactl__subcmd__install-units_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl install-units commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__proxy_commands] )) ||
+_kafkactl__subcmd__proxy_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl proxy commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__restart_commands] )) ||
+_kafkactl__subcmd__restart_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl restart commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__spawn_commands] )) ||
+_kafkactl__subcmd__spawn_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl spawn commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__status_commands] )) ||
+_kafkactl__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl status commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__stop_commands] )) ||
+_kafkactl__subcmd__stop_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl stop commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__worker_commands] )) ||
+_kafkactl__subcmd__worker_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl worker commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_kafkactl" ]; then
+    _kafkactl "$@"
+else
+    compdef _kafkactl kafkactl
+fi

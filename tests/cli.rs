@@ -1,0 +1,76 @@
+//! The command line as an operator meets it: help, completions, exit codes.
+
+mod common;
+
+use common::kafkactl;
+use std::process::Command;
+
+#[test]
+fn committed_completions_match_the_cli_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(kafkactl()).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("completions")
+            .join(format!("kafkactl.{shell}"));
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == out.stdout,
+            "{} is stale: regenerate with `kafkactl completions {shell} > {}`",
+            path.display(),
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn subcommands_not_built_yet_say_so_with_exit_69() {
+    for args in [
+        &["spawn", "-c", "price_drops", "-w", "2"][..],
+        &["status"],
+        &["worker", "price_drops:1"],
+        &["deploy", "--dry-run"],
+    ] {
+        let out = Command::new(kafkactl()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(69), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is not available in this build yet"), "{stderr}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_problem() {
+    let out = Command::new(kafkactl())
+        .args(["dev", "broker", "--topic", "bad name"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'bad name' is not a valid topic name"));
+    let out = Command::new(kafkactl()).args(["proxy", "--max-connections", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_lists_the_whole_subcommand_tree() {
+    let out = Command::new(kafkactl()).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for sub in [
+        "proxy", "worker", "spawn", "stop", "restart", "disable-and-stop", "status", "deploy",
+        "install-units", "completions", "dev",
+    ] {
+        assert!(text.contains(sub), "{sub} missing from --help:\n{text}");
+    }
+}
+
+#[test]
+fn dev_broker_writes_its_address_and_exits_cleanly_on_sigterm() {
+    let mut broker = common::Broker::start(&["--topic", "a:2"]);
+    let (host, port) = broker.bootstrap.rsplit_once(':').unwrap();
+    assert_eq!(host, "127.0.0.1");
+    assert!(port.parse::<u16>().unwrap() > 0);
+    assert!(std::net::TcpStream::connect(&broker.bootstrap).is_ok());
+    let status = broker
+        .proc
+        .signal_and_wait(libc::SIGTERM, std::time::Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+}
