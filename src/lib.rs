@@ -11,6 +11,8 @@ pub mod dev;
 pub mod error;
 pub mod kafka;
 pub mod notify;
+pub mod plan;
 pub mod proxy;
 pub mod resp;
 pub mod stats;
+pub mod units;
