@@ -34,6 +34,9 @@ _kafkactl() {
             kafkactl,install-units)
                 cmd="kafkactl__subcmd__install__subcmd__units"
                 ;;
+            kafkactl,manpage)
+                cmd="kafkactl__subcmd__manpage"
+                ;;
             kafkactl,proxy)
                 cmd="kafkactl__subcmd__proxy"
                 ;;
@@ -82,6 +85,9 @@ _kafkactl() {
             kafkactl__subcmd__help,install-units)
                 cmd="kafkactl__subcmd__help__subcmd__install__subcmd__units"
                 ;;
+            kafkactl__subcmd__help,manpage)
+                cmd="kafkactl__subcmd__help__subcmd__manpage"
+                ;;
             kafkactl__subcmd__help,proxy)
                 cmd="kafkactl__subcmd__help__subcmd__proxy"
                 ;;
@@ -110,7 +116,7 @@ _kafkactl() {
 
     case "${cmd}" in
         kafkactl)
-            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help"
+            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -214,7 +220,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__dev__subcmd__broker)
-            opts="-f -h -V --partitions --topic --address-file --broker-count --rebalance-delay-ms --log --user --manifest --help --version"
+            opts="-f -h -V --partitions --topic --address-file --broker-count --rebalance-delay-ms --consumer-heartbeat-ms --consumer-session-timeout-ms --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +243,14 @@ _kafkactl() {
                     return 0
                     ;;
                 --rebalance-delay-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --consumer-heartbeat-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --consumer-session-timeout-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -336,7 +350,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__help)
-            opts="proxy worker spawn stop restart disable-and-stop status deploy install-units completions dev help"
+            opts="proxy worker spawn stop restart disable-and-stop status deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -447,6 +461,20 @@ _kafkactl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kafkactl__subcmd__help__subcmd__manpage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kafkactl__subcmd__help__subcmd__proxy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -532,6 +560,32 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__install__subcmd__units)
+            opts="-f -h -V --log --user --manifest --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__manpage)
             opts="-f -h -V --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -181,6 +181,18 @@ _arguments "${_arguments_options[@]}" : \
 ':shell -- The shell:(bash elvish fish powershell zsh)' \
 && ret=0
 ;;
+(manpage)
+_arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest]:MANIFEST:_files' \
+'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (dev)
 _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
@@ -208,6 +220,8 @@ _arguments "${_arguments_options[@]}" : \
 '--address-file=[Write the bootstrap address to this file (for scripts)]:ADDRESS_FILE:_files' \
 '--broker-count=[Number of mock brokers]:BROKER_COUNT:_default' \
 '--rebalance-delay-ms=[Consumer groups'\'' initial rebalance delay in ms (the mock'\''s own default of 3000 keeps clients with session.timeout.ms under ~3 s from ever joining)]:REBALANCE_DELAY_MS:_default' \
+'--consumer-heartbeat-ms=[Heartbeat interval for group.protocol=consumer members in ms (assignments propagate on heartbeats; the mock'\''s own default is 3000)]:CONSUMER_HEARTBEAT_MS:_default' \
+'--consumer-session-timeout-ms=[Session timeout for group.protocol=consumer members in ms]:CONSUMER_SESSION_TIMEOUT_MS:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest]:MANIFEST:_files' \
 '--manifest=[The consumer manifest]:MANIFEST:_files' \
@@ -298,6 +312,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(manpage)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (dev)
 _arguments "${_arguments_options[@]}" : \
 ":: :_kafkactl__subcmd__help__subcmd__dev_commands" \
@@ -344,6 +362,7 @@ _kafkactl_commands() {
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
 'completions:Print shell completions' \
+'manpage:Print the man page (roff)' \
 'dev:Development tools' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -408,6 +427,7 @@ _kafkactl__subcmd__help_commands() {
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
 'completions:Print shell completions' \
+'manpage:Print the man page (roff)' \
 'dev:Development tools' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -450,6 +470,11 @@ _kafkactl__subcmd__help__subcmd__install-units_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl help install-units commands' commands "$@"
 }
+(( $+functions[_kafkactl__subcmd__help__subcmd__manpage_commands] )) ||
+_kafkactl__subcmd__help__subcmd__manpage_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help manpage commands' commands "$@"
+}
 (( $+functions[_kafkactl__subcmd__help__subcmd__proxy_commands] )) ||
 _kafkactl__subcmd__help__subcmd__proxy_commands() {
     local commands; commands=()
@@ -484,6 +509,11 @@ _kafkactl__subcmd__help__subcmd__worker_commands() {
 _kafkactl__subcmd__install-units_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl install-units commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__manpage_commands] )) ||
+_kafkactl__subcmd__manpage_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl manpage commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__proxy_commands] )) ||
 _kafkactl__subcmd__proxy_commands() {

@@ -65,6 +65,9 @@ pub enum Command {
     InstallUnits,
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Manpage,
     /// Development tools
     #[command(subcommand)]
     Dev(DevCommand),
@@ -202,6 +205,15 @@ pub struct BrokerArgs {
     /// clients with session.timeout.ms under ~3 s from ever joining)
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=300_000))]
     pub rebalance_delay_ms: i32,
+
+    /// Heartbeat interval for group.protocol=consumer members in ms (assignments propagate on
+    /// heartbeats; the mock's own default is 3000)
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i32).range(50..=60_000))]
+    pub consumer_heartbeat_ms: i32,
+
+    /// Session timeout for group.protocol=consumer members in ms
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1_000..=300_000))]
+    pub consumer_session_timeout_ms: i32,
 }
 
 #[cfg(test)]

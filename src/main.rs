@@ -49,6 +49,10 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Manpage => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::Proxy(args) => runtime()?.block_on(async {
             let stop = stop_on_signal()?;
             kafkactl::proxy::run(args, stop).await
@@ -62,6 +66,8 @@ fn run(cli: Cli) -> Result<()> {
                     topics: args.topics,
                     address_file: args.address_file,
                     rebalance_delay_ms: args.rebalance_delay_ms,
+                    consumer_heartbeat_ms: args.consumer_heartbeat_ms,
+                    consumer_session_timeout_ms: args.consumer_session_timeout_ms,
                 },
                 stop,
             )

@@ -24,6 +24,19 @@ fn committed_completions_match_the_cli_definitions() {
 }
 
 #[test]
+fn committed_man_page_matches_the_cli_definitions() {
+    let out = Command::new(kafkactl()).arg("manpage").output().unwrap();
+    assert!(out.status.success());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/kafkactl.1");
+    let committed = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        committed == out.stdout,
+        "{} is stale: regenerate with `kafkactl manpage > docs/kafkactl.1`",
+        path.display()
+    );
+}
+
+#[test]
 fn subcommands_not_built_yet_say_so_with_exit_69() {
     for args in [
         &["spawn", "-c", "price_drops", "-w", "2"][..],

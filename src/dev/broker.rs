@@ -5,6 +5,12 @@
 //! written to a file for scripts. Its limits: data lives in memory only, each partition keeps
 //! at most ~5 MiB, auto-created topics always get the mock's fixed 4 partitions (librdkafka
 //! has no setter for that default; pre-create topics with `--topic NAME:PARTITIONS`).
+//!
+//! Consumer groups: under the classic protocol the mock holds every rebalance for the members'
+//! session.timeout.ms minus one second, and refuses offset commits while a rebalance is in
+//! progress (real Kafka accepts them from the current generation), so acked offsets cannot be
+//! committed when partitions are revoked. Under `group.protocol=consumer` (KIP-848) neither
+//! happens: clients of the dev broker should use it (examples/proxy.dev.json does).
 
 use anyhow::{bail, Context, Result};
 use rdkafka::client::Client;
@@ -71,6 +77,11 @@ pub struct BrokerOptions {
     pub address_file: Option<PathBuf>,
     /// The group initial rebalance delay in ms (the mock's default is 3000).
     pub rebalance_delay_ms: i32,
+    /// Heartbeat interval the broker asks of `group.protocol=consumer` members, in ms (the
+    /// mock's default is 3000; assignments propagate on heartbeats).
+    pub consumer_heartbeat_ms: i32,
+    /// Session timeout of `group.protocol=consumer` members, in ms.
+    pub consumer_session_timeout_ms: i32,
 }
 
 /// A running mock cluster. Dropping it stops the cluster.
@@ -99,6 +110,14 @@ impl MockBroker {
         // SAFETY: `mock` belongs to `broker.client`, which outlives these calls.
         let bootstrap = unsafe {
             rdsys::rd_kafka_mock_group_initial_rebalance_delay_ms(mock, options.rebalance_delay_ms);
+            rdsys::rd_kafka_mock_set_group_consumer_heartbeat_interval_ms(
+                mock,
+                options.consumer_heartbeat_ms,
+            );
+            rdsys::rd_kafka_mock_set_group_consumer_session_timeout_ms(
+                mock,
+                options.consumer_session_timeout_ms,
+            );
             CStr::from_ptr(rdsys::rd_kafka_mock_cluster_bootstraps(mock))
                 .to_string_lossy()
                 .into_owned()

@@ -44,6 +44,15 @@ pub struct KafkaSettings {
     pub producer: Properties,
 }
 
+/// Classic-protocol group settings that librdkafka refuses under `group.protocol=consumer`
+/// (KIP-848 moves them to the broker). Shared Rafka configs often set them in `general`.
+pub const CLASSIC_ONLY: [&str; 4] = [
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "partition.assignment.strategy",
+    "group.protocol.type",
+];
+
 /// Settings every proxy consumer must have: offsets are stored only when a client acks, and
 /// librdkafka commits the stored offsets periodically and on close.
 pub const REQUIRED_CONSUMER: [(&str, &str); 2] = [
@@ -164,6 +173,14 @@ impl KafkaSettings {
         config.set("auto.commit.interval.ms", "1000");
         apply(&mut config, &self.general);
         apply(&mut config, &self.consumer);
+        if config.get("group.protocol") == Some("consumer") {
+            for key in CLASSIC_ONLY {
+                if config.get(key).is_some() {
+                    tracing::debug!(key, "ignored under group.protocol=consumer");
+                    config.remove(key);
+                }
+            }
+        }
         apply(&mut config, overrides);
         for (key, value) in REQUIRED_CONSUMER {
             config.set(key, value);
@@ -278,6 +295,23 @@ mod tests {
         assert_eq!(c.get("auto.offset.reset"), Some("latest"));
         assert_eq!(c.get("group.id"), Some("g"));
         assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
+    }
+
+    #[test]
+    fn the_consumer_protocol_drops_inherited_classic_settings() {
+        let s = KafkaSettings::from_json(
+            r#"{"general": {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
+                "consumer": {"group.protocol": "consumer"}}"#,
+        )
+        .unwrap();
+        let c = s.consumer_config("g", "c", &Properties::new()).unwrap();
+        assert_eq!(c.get("session.timeout.ms"), None);
+        assert_eq!(c.get("heartbeat.interval.ms"), None);
+        let classic = KafkaSettings::from_json(r#"{"general": {"session.timeout.ms": 2000}}"#)
+            .unwrap()
+            .consumer_config("g", "c", &Properties::new())
+            .unwrap();
+        assert_eq!(classic.get("session.timeout.ms"), Some("2000"));
     }
 
     #[test]

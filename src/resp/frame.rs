@@ -296,7 +296,7 @@ impl Frame {
     /// benchmark clients). Returns `Ok(None)` when more bytes are needed.
     pub fn parse(buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         let mut pos = 0;
-        match parse_reply_at(buf, &mut pos)? {
+        match parse_reply_at(buf, &mut pos, 0)? {
             Some(frame) => {
                 buf.advance(pos);
                 Ok(Some(frame))
@@ -306,7 +306,18 @@ impl Frame {
     }
 }
 
-fn parse_reply_at(buf: &[u8], pos: &mut usize) -> Result<Option<Frame>, ProtocolError> {
+/// Deepest array nesting a reply may have; deeper input is refused instead of recursing
+/// without bound.
+pub const MAX_REPLY_DEPTH: usize = 64;
+
+fn parse_reply_at(
+    buf: &[u8],
+    pos: &mut usize,
+    depth: usize,
+) -> Result<Option<Frame>, ProtocolError> {
+    if depth > MAX_REPLY_DEPTH {
+        return protocol_error("reply nested too deeply");
+    }
     if *pos >= buf.len() {
         return Ok(None);
     }
@@ -315,6 +326,9 @@ fn parse_reply_at(buf: &[u8], pos: &mut usize) -> Result<Option<Frame>, Protocol
     };
     let kind = buf[*pos];
     let line = &buf[*pos + 1..eol];
+    if line.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return protocol_error("CR or LF inside a line");
+    }
     let text = || String::from_utf8_lossy(line).into_owned();
     let int = || parse_header_int(line).ok_or_else(|| ProtocolError("invalid integer".into()));
     let after = eol + 2;
@@ -343,7 +357,7 @@ fn parse_reply_at(buf: &[u8], pos: &mut usize) -> Result<Option<Frame>, Protocol
                 let mut inner = after;
                 let mut items = Vec::with_capacity((len as usize).min(1024));
                 for _ in 0..len {
-                    match parse_reply_at(buf, &mut inner)? {
+                    match parse_reply_at(buf, &mut inner, depth + 1)? {
                         Some(f) => items.push(f),
                         None => return Ok(None),
                     }
@@ -603,6 +617,18 @@ mod tests {
         assert!(buf.is_empty());
         let mut partial = out.split_to(out.len() - 1);
         assert_eq!(Frame::parse(&mut partial).unwrap(), None);
+    }
+
+    #[test]
+    fn replies_refuse_deep_nesting_and_stray_line_breaks() {
+        let mut deep = BytesMut::new();
+        for _ in 0..=MAX_REPLY_DEPTH + 1 {
+            deep.extend_from_slice(b"*1\r\n");
+        }
+        deep.extend_from_slice(b":1\r\n");
+        assert!(Frame::parse(&mut deep).is_err());
+        let mut stray = BytesMut::from(&b"+O\nK\r\n"[..]);
+        assert!(Frame::parse(&mut stray).is_err());
     }
 
     #[test]
