@@ -207,10 +207,17 @@ fn action(step: Step, instance: &Instance) -> Action {
 /// Splits restarts into rolling batches: batch k holds the k-th slice of `batch_size`
 /// instances of every consumer, and never all of a consumer's running instances at once
 /// (when it has more than one), so a consumer group always keeps a member.
-pub fn rolling_batches(restarts: &[Instance], batch_size: usize, scales: &BTreeMap<String, u32>) -> Vec<Vec<Instance>> {
+pub fn rolling_batches(
+    restarts: &[Instance],
+    batch_size: usize,
+    scales: &BTreeMap<String, u32>,
+) -> Vec<Vec<Instance>> {
     let mut per_consumer: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
     for instance in restarts {
-        per_consumer.entry(&instance.name).or_default().push(instance);
+        per_consumer
+            .entry(&instance.name)
+            .or_default()
+            .push(instance);
     }
     let mut batches: Vec<Vec<Instance>> = Vec::new();
     for (name, mut instances) in per_consumer {

@@ -139,9 +139,13 @@ mod tests {
 
     #[test]
     fn instance_arguments_explain_what_is_wrong() {
-        assert!(Instance::parse("price_drops").unwrap_err().contains("NAME:N"));
+        assert!(Instance::parse("price_drops")
+            .unwrap_err()
+            .contains("NAME:N"));
         assert!(Instance::parse("a:x").unwrap_err().contains("must be 1..="));
-        assert!(Instance::parse("A:1").unwrap_err().contains("not a valid consumer name"));
+        assert!(Instance::parse("A:1")
+            .unwrap_err()
+            .contains("not a valid consumer name"));
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::process::Command;
 #[test]
 fn committed_completions_match_the_cli_definitions() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = Command::new(kafkactl()).args(["completions", shell]).output().unwrap();
+        let out = Command::new(kafkactl())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
         assert!(out.status.success());
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("completions")
@@ -47,7 +50,10 @@ fn subcommands_not_built_yet_say_so_with_exit_69() {
         let out = Command::new(kafkactl()).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(69), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("is not available in this build yet"), "{stderr}");
+        assert!(
+            stderr.contains("is not available in this build yet"),
+            "{stderr}"
+        );
     }
 }
 
@@ -59,7 +65,10 @@ fn usage_errors_exit_2_and_name_the_problem() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'bad name' is not a valid topic name"));
-    let out = Command::new(kafkactl()).args(["proxy", "--max-connections", "0"]).output().unwrap();
+    let out = Command::new(kafkactl())
+        .args(["proxy", "--max-connections", "0"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -68,8 +77,17 @@ fn help_lists_the_whole_subcommand_tree() {
     let out = Command::new(kafkactl()).arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for sub in [
-        "proxy", "worker", "spawn", "stop", "restart", "disable-and-stop", "status", "deploy",
-        "install-units", "completions", "dev",
+        "proxy",
+        "worker",
+        "spawn",
+        "stop",
+        "restart",
+        "disable-and-stop",
+        "status",
+        "deploy",
+        "install-units",
+        "completions",
+        "dev",
     ] {
         assert!(text.contains(sub), "{sub} missing from --help:\n{text}");
     }
