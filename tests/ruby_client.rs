@@ -1,0 +1,199 @@
+//! The proxy driven from Ruby exactly the way Rails apps drive it: the `redis` gem (Debian's
+//! ruby-redis 4.x) used the way the rafka-rb gem uses it. The Ruby suite is
+//! tests/ruby/proxy_test.rb (minitest); each test here starts a dev broker and a proxy and runs
+//! one slice of it (`-n /pattern/`), so the slices run in parallel.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Ruby suite, and the name prefixes of its tests: every Ruby test must match exactly one.
+const SUITE: &str = "tests/ruby/proxy_test.rb";
+const SLICES: [&str; 4] = ["test_produce_", "test_group_", "test_blpop_", "test_misc_"];
+
+/// How long one slice may take before it is killed.
+const RUBY_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The proxy's consumer settings for these tests, as a Rafka config file.
+///
+/// The dev broker is librdkafka's mock cluster, whose group coordinator holds every rebalance
+/// (a member joining a non-empty group, or the last member leaving) open for
+/// `session.timeout.ms - 1000` ms before it assigns anything. With librdkafka's default 45 s a
+/// consumer that reconnects to its group would wait 44 s for its partitions; Rafka's own test
+/// config uses short session timeouts for the same reason.
+const RAFKA_CONFIG: &str = r#"{
+  "general": {},
+  "consumer": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+  "producer": {}
+}"#;
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Minitest's summary line: "N runs, N assertions, N failures, N errors, N skips".
+#[derive(Debug, PartialEq, Eq)]
+struct Summary {
+    runs: u64,
+    assertions: u64,
+    failures: u64,
+    errors: u64,
+    skips: u64,
+}
+
+fn parse_summary(output: &str) -> Option<Summary> {
+    output.lines().rev().find_map(|line| {
+        let mut counts = std::collections::HashMap::new();
+        for part in line.trim().split(", ") {
+            let (n, what) = part.split_once(' ')?;
+            counts.insert(what, n.parse::<u64>().ok()?);
+        }
+        Some(Summary {
+            runs: *counts.get("runs")?,
+            assertions: *counts.get("assertions")?,
+            failures: *counts.get("failures")?,
+            errors: *counts.get("errors")?,
+            skips: *counts.get("skips")?,
+        })
+    })
+}
+
+/// Starts a broker and a proxy, runs the Ruby tests whose names match `prefix`, and asserts
+/// that they all ran and passed.
+fn run_ruby_slice(prefix: &str) {
+    let broker = Broker::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rafka.json");
+    std::fs::write(&config, RAFKA_CONFIG).unwrap();
+    let proxy = Proxy::start_with_config(&broker.bootstrap, Some(&config), &[]);
+
+    let out_path = dir.path().join("ruby.out");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let pattern = format!("/^{prefix}/");
+    let spawned = Command::new("ruby")
+        .arg(SUITE)
+        .args(["-v", "-n", &pattern])
+        .current_dir(manifest_dir())
+        .env("KAFKACTL_PROXY", proxy.addr.to_string())
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`ruby` is not installed (needed for the Ruby client tests): run scripts/deps.sh"
+        ),
+        Err(e) => panic!("cannot start ruby: {e}"),
+    };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > RUBY_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+    println!("--- ruby {SUITE} -v -n {pattern} ---\n{output}");
+    let context = || {
+        let log = proxy.proc.log_text();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!(
+            "ruby output:\n{output}\n--- last proxy log lines ---\n{}",
+            tail.join("\n")
+        )
+    };
+    let Some(status) = status else {
+        panic!(
+            "the Ruby tests did not finish within {RUBY_DEADLINE:?}\n{}",
+            context()
+        );
+    };
+    let summary = parse_summary(&output)
+        .unwrap_or_else(|| panic!("no minitest summary line in the output\n{}", context()));
+    assert!(
+        summary.runs > 0 && summary.assertions > 0,
+        "no Ruby test matched {pattern}: {summary:?}\n{}",
+        context()
+    );
+    assert_eq!(
+        (summary.failures, summary.errors, summary.skips),
+        (0, 0, 0),
+        "Ruby tests failed: {summary:?}\n{}",
+        context()
+    );
+    assert!(status.success(), "ruby exited with {status}\n{}", context());
+}
+
+#[test]
+fn ruby_producing_with_the_redis_gem() {
+    run_ruby_slice("test_produce_");
+}
+
+#[test]
+fn ruby_consumer_groups_with_the_redis_gem() {
+    run_ruby_slice("test_group_");
+}
+
+#[test]
+fn ruby_blpop_key_forms_with_the_redis_gem() {
+    run_ruby_slice("test_blpop_");
+}
+
+#[test]
+fn ruby_errors_identity_and_generic_commands_with_the_redis_gem() {
+    run_ruby_slice("test_misc_");
+}
+
+/// Every Ruby test is run by exactly one of the tests above.
+#[test]
+fn every_ruby_test_belongs_to_one_slice() {
+    let text = std::fs::read_to_string(manifest_dir().join(SUITE)).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("def "))
+        .map(|rest| {
+            rest.split(|c: char| c == '(' || c.is_whitespace())
+                .next()
+                .unwrap()
+        })
+        .filter(|name| name.starts_with("test_"))
+        .collect();
+    assert!(names.len() >= 10, "too few Ruby tests found: {names:?}");
+    for name in names {
+        let slices = SLICES.iter().filter(|p| name.starts_with(*p)).count();
+        assert_eq!(
+            slices, 1,
+            "{name} must start with exactly one of {SLICES:?}"
+        );
+    }
+}
+
+#[test]
+fn minitest_summaries_parse() {
+    let out =
+        "Finished in 1.2s, 0.8 runs/s.\n\n18 runs, 576 assertions, 1 failures, 0 errors, 0 skips\n";
+    assert_eq!(
+        parse_summary(out),
+        Some(Summary {
+            runs: 18,
+            assertions: 576,
+            failures: 1,
+            errors: 0,
+            skips: 0
+        })
+    );
+    assert_eq!(
+        parse_summary("Finished in 0.1s, 9.1 runs/s, 9.1 assertions/s.\n"),
+        None
+    );
+}
