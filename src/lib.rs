@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dev;
 pub mod error;
 pub mod kafka;
+pub mod manifest;
 pub mod notify;
 pub mod plan;
 pub mod proxy;
