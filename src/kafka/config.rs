@@ -165,9 +165,10 @@ impl KafkaSettings {
             }
         }
         let mut config = ClientConfig::new();
-        // A librdkafka consumer prefetches up to 64 MB by default; with one consumer per
+        // A librdkafka consumer prefetches up to 64 MB (and 100k messages) by default; with one consumer per
         // connection that would make the proxy's memory grow with its client count.
-        config.set("queued.max.messages.kbytes", "8192");
+        config.set("queued.max.messages.kbytes", "2048");
+        config.set("queued.min.messages", "20000");
         config.set("auto.offset.reset", "earliest");
         config.set("enable.partition.eof", "false");
         config.set("auto.commit.interval.ms", "1000");

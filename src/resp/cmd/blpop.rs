@@ -8,6 +8,7 @@ use crate::resp::frame::{encode_array_header, encode_bulk, encode_integer, Frame
 use crate::resp::session::Session;
 use crate::stats::Stats;
 use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
 use std::time::Duration;
 
@@ -144,6 +145,13 @@ pub(super) async fn wait_first<'c>(
 ) -> Result<Option<BorrowedMessage<'c>>, Flow> {
     let shared = session.shared();
     let consumer = session.consumer.as_ref().expect("ensured").kafka();
+    // Fast path: a message is already waiting, so no timer or shutdown waiter is set up
+    // (a consumer that keeps up pays only for the poll).
+    if !shared.shutdown.consumers.is_cancelled() {
+        if let Some(Ok(msg)) = consumer.recv().now_or_never() {
+            return Ok(Some(msg));
+        }
+    }
     tokio::select! {
         biased;
         _ = shared.shutdown.consumers.cancelled() => {
