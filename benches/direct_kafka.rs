@@ -169,6 +169,8 @@ fn produce(o: &Options, bootstrap: &str) -> Result<(), String> {
     let started = Instant::now();
     let mut sent = 0u64;
     let mut full_waits = 0u64;
+    // Serve delivery reports every so many sends, so that librdkafka's queue keeps draining.
+    let mut since_poll = 0u32;
     while sent < o.messages {
         let mut record = BaseRecord::to(&o.topic).payload(&payload[..]);
         if o.round_robin {
@@ -177,7 +179,9 @@ fn produce(o: &Options, bootstrap: &str) -> Result<(), String> {
         match producer.send::<[u8], [u8]>(record) {
             Ok(()) => {
                 sent += 1;
-                if sent % 1024 == 0 {
+                since_poll += 1;
+                if since_poll == 1024 {
+                    since_poll = 0;
                     producer.poll(Duration::ZERO);
                 }
             }

@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# Benchmarks `kafkactl proxy` against librdkafka used directly and against Rafka 0.6.2's
+# reference figures, in one invocation. See docs/benchmarks.md.
+#
+#   scripts/bench-proxy.sh            full run (~2-4 minutes once built)
+#   scripts/bench-proxy.sh --quick    smaller counts, a smoke check (~30 s)
+#
+# It builds the release binary and the `direct_kafka` bench binary, starts its own dev broker
+# (librdkafka's mock cluster) and proxy on free loopback ports, runs:
+#   (a) produce: redis-benchmark RPUSHX, pipelined (-P 32) and not (-P 1), counting only
+#       messages the broker acknowledged (HGETALL stats producer.messages.delivered), plus the
+#       proxy's memory (VmHWM/VmRSS) after the load;
+#   (b) consume: drain a pre-loaded topic with Ruby redis-rb clients doing what rafka-rb does
+#       (CLIENT SETNAME, BLPOP + RPUSH acks per message), 1 process then 4 in one group,
+#       counting duplicates and missing messages;
+#   (c) ceiling: benches/direct_kafka.rs (rdkafka BaseProducer/BaseConsumer) on the same broker;
+# then prints a summary with ratios, Rafka's reference figures and pass/fail targets. A missed
+# target does not fail the script; a broken run (a phase that could not complete) does.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: scripts/bench-proxy.sh [--quick] [--no-build] [--keep] [--proxy-config FILE|none]
+                              [--consumer-config JSON]
+  --quick      smaller counts (a smoke check; figures are not representative)
+  --no-build   use the binaries already built (target/release/kafkactl, direct_kafka bench)
+  --keep       keep the work directory (logs, per-client consume files) for inspection
+  --proxy-config FILE|none
+               the proxy's Rafka JSON config (-c FILE; its bootstrap.servers is replaced by
+               the bench broker's); default: examples/proxy.dev.json, as the quickstart and
+               the tests use with the dev broker (short session timeouts: the mock cluster
+               holds every rebalance for session.timeout.ms - 1 s); `none`: the proxy's
+               built-in settings (librdkafka's 45 s session timeout)
+  --consumer-config JSON
+               librdkafka consumer properties the Ruby clients append to their BLPOP key
+               (rafka-rb's librdkafka: option), e.g. '{"session.timeout.ms":"6000"}';
+               default: none (the proxy's own consumer settings)
+EOF
+}
+
+QUICK=0 BUILD=1 KEEP=0 CONSUMER_CONFIG="" PROXY_CONFIG=default
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --no-build) BUILD=0 ;;
+    --keep) KEEP=1 ;;
+    --consumer-config)
+      [ $# -ge 2 ] || { echo "bench: --consumer-config needs a JSON object" >&2; exit 2; }
+      CONSUMER_CONFIG=$2
+      shift
+      ;;
+    --proxy-config)
+      [ $# -ge 2 ] || { echo "bench: --proxy-config needs a file" >&2; exit 2; }
+      if [ "$2" = none ]; then
+        PROXY_CONFIG=""
+      else
+        [ -r "$2" ] || { echo "bench: cannot read $2" >&2; exit 2; }
+        PROXY_CONFIG=$(realpath "$2")
+      fi
+      shift
+      ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$QUICK" = 1 ]; then
+  MODE=quick PRODUCE_N=50000 PRODUCE_P1_N=10000 DRAIN_N=5000 DIRECT_N=50000 DRAIN_MAX_SECS=60
+else
+  MODE=full PRODUCE_N=500000 PRODUCE_P1_N=100000 DRAIN_N=50000 DIRECT_N=500000 DRAIN_MAX_SECS=180
+fi
+MSG_BYTES=100
+CLIENTS=50
+PIPELINE=32
+DELIVERY_TIMEOUT=120 # seconds to wait for the proxy's producer to deliver what it accepted
+DIRECT_PARTITIONS=16 # 500k x 100 B round-robin: ~3.4 MB per partition, under the mock's ~5 MiB
+
+# Rafka 0.6.2 reference figures (same kind of machine, same mock broker); not measured here.
+REF_P32_ACCEPTED=58800
+REF_P32_DELIVERED=51700
+REF_P1=8900
+REF_CONSUME_1=2704
+REF_CONSUME_4_LO=3058
+REF_CONSUME_4_HI=4126
+REF_DUP_LO=11
+REF_DUP_HI=16
+REF_RSS_MB=1000
+REF_DIRECT_PRODUCE=291000
+REF_DIRECT_CONSUME=571000
+# Targets.
+TARGET_DELIVERED=100000
+TARGET_CONSUME_PER_CLIENT=$((2 * REF_CONSUME_1))
+TARGET_DUP_PCT=1
+TARGET_RSS_MB=100
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+if [ "$PROXY_CONFIG" = default ]; then
+  PROXY_CONFIG=$ROOT/examples/proxy.dev.json
+  [ -r "$PROXY_CONFIG" ] || PROXY_CONFIG=""
+fi
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for tool in redis-benchmark redis-cli ruby cargo awk timeout setsid; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/deps.sh installs the Debian packages)"
+done
+ruby -e 'require "redis"' 2>/dev/null || die "ruby-redis is not installed (apt-get install ruby-redis)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
+BROKER_PID="" PROXY_PID="" JOB_PID=""
+
+stop_pid() { # stop_pid PID [group]: TERM, wait up to 10 s, then KILL
+  local pid=$1 group=${2:-}
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  if [ -n "$group" ]; then kill -TERM -- "-$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  if [ -n "$group" ]; then kill -KILL -- "-$pid" 2>/dev/null || true; else kill -KILL "$pid" 2>/dev/null || true; fi
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_pid "$JOB_PID" group
+  stop_pid "$PROXY_PID"
+  stop_pid "$BROKER_PID"
+  wait 2>/dev/null || true
+  if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then
+    log "work directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Runs a job in its own process group (so cleanup can stop it with everything it forked),
+# bounded by `timeout`, and waits for it. Output goes where the caller redirects.
+run_job() { # run_job SECONDS CMD...
+  local secs=$1
+  shift
+  setsid timeout --kill-after=10 "$secs" "$@" &
+  JOB_PID=$!
+  local rc=0
+  wait "$JOB_PID" || rc=$?
+  JOB_PID=""
+  return "$rc"
+}
+
+# ---------------------------------------------------------------------------- build
+# Prints the executable cargo built for target NAME, from cargo's JSON messages on stdin.
+executable_of() {
+  ruby -rjson -e 'name = ARGV[0]; STDIN.each_line { |l| j = (JSON.parse(l) rescue next)
+    puts j["executable"] if j["reason"] == "compiler-artifact" && j["executable"] && j.dig("target", "name") == name }' "$1" | tail -1
+}
+
+if [ "$BUILD" = 1 ]; then
+  log "building (cargo build --release; cargo bench --bench direct_kafka --no-run)"
+  KAFKACTL=$(cargo build --release --bin kafkactl --message-format=json-render-diagnostics | executable_of kafkactl) ||
+    die "cargo build --release failed"
+  DIRECT=$(cargo bench --bench direct_kafka --no-run --message-format=json-render-diagnostics | executable_of direct_kafka) ||
+    die "cargo bench --bench direct_kafka --no-run failed (is the [[bench]] stanza in Cargo.toml?)"
+else
+  TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+  KAFKACTL=$TARGET_DIR/release/kafkactl
+  DIRECT=$(ls -t "$TARGET_DIR"/release/deps/direct_kafka-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
+fi
+[ -x "$KAFKACTL" ] || die "no kafkactl binary (${KAFKACTL:-none}); run without --no-build"
+[ -n "$DIRECT" ] && [ -x "$DIRECT" ] || die "no direct_kafka bench binary; run without --no-build"
+
+# ---------------------------------------------------------------------------- broker + proxy
+free_port() {
+  ruby -rsocket -e 's = TCPServer.new("127.0.0.1", 0); puts s.addr[1]; s.close'
+}
+
+log "starting the dev broker (mock cluster)"
+"$KAFKACTL" --log warn dev broker --address-file "$WORK/broker.addr" \
+  --topic bench_produce:4 --topic drain_1:4 --topic drain_4:4 --topic direct_produce:4 \
+  --topic "direct_bench:$DIRECT_PARTITIONS" >"$WORK/broker.out" 2>"$WORK/broker.log" &
+BROKER_PID=$!
+for _ in $(seq 200); do
+  [ -s "$WORK/broker.addr" ] && break
+  kill -0 "$BROKER_PID" 2>/dev/null || die "dev broker exited: $(tail -5 "$WORK/broker.log")"
+  sleep 0.1
+done
+[ -s "$WORK/broker.addr" ] || die "dev broker did not write its address"
+BOOTSTRAP=$(head -1 "$WORK/broker.addr")
+
+PORT=$(free_port)
+log "starting the proxy on 127.0.0.1:$PORT (brokers $BOOTSTRAP)"
+PROXY_ARGS=(--listen "127.0.0.1:$PORT" --brokers "$BOOTSTRAP")
+[ -z "$PROXY_CONFIG" ] || PROXY_ARGS+=(--config "$PROXY_CONFIG")
+"$KAFKACTL" --log warn proxy "${PROXY_ARGS[@]}" >"$WORK/proxy.out" 2>"$WORK/proxy.log" &
+PROXY_PID=$!
+RCLI=(redis-cli -h 127.0.0.1 -p "$PORT")
+for _ in $(seq 200); do
+  [ "$("${RCLI[@]}" PING 2>/dev/null)" = PONG ] && break
+  kill -0 "$PROXY_PID" 2>/dev/null || die "proxy exited: $(tail -5 "$WORK/proxy.log")"
+  sleep 0.1
+done
+[ "$("${RCLI[@]}" PING 2>/dev/null)" = PONG ] || die "proxy does not answer PING"
+
+pstat() { # pstat NAME: one counter of HGETALL stats
+  "${RCLI[@]}" HGETALL stats | awk -v k="$1" 'prev == k { print; found = 1; exit } { prev = $0 } END { if (!found) print -1 }'
+}
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
+rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PROXY_PID/status"; }
+kv() { # kv KEY LINE: value of key=value in a RESULT line
+  printf '%s\n' "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# ---------------------------------------------------------------------------- (a) produce
+VALUE=$(head -c "$MSG_BYTES" /dev/zero | tr '\0' 'v')
+
+# produce_run LABEL PIPELINE N: sets ACCEPTED_RPS DELIVERED_RPS ACCEPTED DELIVERED SECS
+produce_run() {
+  local label=$1 pipeline=$2 n=$3
+  local q0 d0 e0 t0 t1 t_end q d e out
+  q0=$(pstat producer.messages.queued)
+  d0=$(pstat producer.messages.delivered)
+  e0=$(pstat producer.delivery.errors)
+  log "produce $label: redis-benchmark -c $CLIENTS -P $pipeline -n $n RPUSHX topics:bench_produce <${MSG_BYTES} B>"
+  t0=$(now)
+  run_job 600 redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -P "$pipeline" -n "$n" --csv \
+    RPUSHX topics:bench_produce "$VALUE" >"$WORK/rb-$label.csv" 2>"$WORK/rb-$label.err" ||
+    die "redis-benchmark failed: $(tail -3 "$WORK/rb-$label.err")"
+  t1=$(now)
+  q=$(($(pstat producer.messages.queued) - q0))
+  # Wait until everything accepted is delivered (or failed), polling the proxy's counters.
+  local deadline=$((SECONDS + DELIVERY_TIMEOUT))
+  while :; do
+    d=$(($(pstat producer.messages.delivered) - d0))
+    e=$(($(pstat producer.delivery.errors) - e0))
+    t_end=$(now)
+    [ $((d + e)) -ge "$q" ] && break
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "produce $label: only $d of $q accepted messages delivered after ${DELIVERY_TIMEOUT}s"
+      break
+    fi
+    sleep 0.02
+  done
+  ACCEPTED=$q DELIVERED=$d
+  ACCEPTED_RPS=$(awk -F'","' 'NR == 2 { gsub(/"/, "", $2); print $2 }' "$WORK/rb-$label.csv")
+  [ -n "$ACCEPTED_RPS" ] || ACCEPTED_RPS=$(calc "$n / ($t1 - $t0)")
+  SECS=$(calc "$t_end - $t0")
+  DELIVERED_RPS=$(calc "$d / ($t_end - $t0)")
+  log "produce $label: accepted $q/$n ($ACCEPTED_RPS/s per redis-benchmark, $(calc "$t1 - $t0") s); delivered $d, delivery errors $e; last delivery after $SECS s => $(printf '%.0f' "$DELIVERED_RPS")/s"
+  if [ "$q" -lt "$n" ]; then
+    log "produce $label: $((n - q)) RPUSHX were refused (see $WORK/rb-$label.err)"
+  fi
+}
+
+produce_run p32 "$PIPELINE" "$PRODUCE_N"
+P32_ACC_RPS=$ACCEPTED_RPS P32_DEL_RPS=$DELIVERED_RPS P32_ACC=$ACCEPTED P32_DEL=$DELIVERED P32_SECS=$SECS
+RSS_HWM_P32=$(rss_kb VmHWM) RSS_NOW_P32=$(rss_kb VmRSS)
+log "proxy memory after the pipelined load: VmHWM $((RSS_HWM_P32 / 1024)) MB, VmRSS $((RSS_NOW_P32 / 1024)) MB"
+
+produce_run p1 1 "$PRODUCE_P1_N"
+P1_ACC_RPS=$ACCEPTED_RPS P1_DEL_RPS=$DELIVERED_RPS P1_ACC=$ACCEPTED P1_DEL=$DELIVERED P1_SECS=$SECS
+RSS_HWM=$(rss_kb VmHWM) RSS_NOW=$(rss_kb VmRSS)
+log "proxy memory after both produce loads: VmHWM $((RSS_HWM / 1024)) MB, VmRSS $((RSS_NOW / 1024)) MB"
+
+# ---------------------------------------------------------------------------- (b) consume
+log "pre-loading $DRAIN_N x $MSG_BYTES B into drain_1 and drain_4 (direct producer, round-robin, waits for delivery)"
+for t in drain_1 drain_4; do
+  run_job 120 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --topic "$t" \
+    --messages "$DRAIN_N" --size "$MSG_BYTES" >"$WORK/preload-$t.out" 2>"$WORK/preload-$t.err" ||
+    die "pre-loading $t failed: $(tail -3 "$WORK/preload-$t.err")"
+done
+
+DRAIN_RC=0
+drain_run() { # drain_run CLIENTS TOPIC: sets DRAIN_LINE
+  local clients=$1 topic=$2 rc=0
+  local group="bench-$topic-$$-$(date +%s)"
+  log "consume: $clients Ruby client process(es), group $group, draining $DRAIN_N messages of $topic"
+  run_job $((DRAIN_MAX_SECS + 30)) ruby "$ROOT/benches/ruby/consume_drain.rb" --port "$PORT" \
+    --topic "$topic" --group "$group" --clients "$clients" --expect "$DRAIN_N" \
+    --out "$WORK/drain-$clients" --timeout 1 --idle-polls 1 --max-seconds "$DRAIN_MAX_SECS" \
+    --consumer-config "$CONSUMER_CONFIG" \
+    >"$WORK/drain-$clients.out" 2>"$WORK/drain-$clients.err" || rc=$?
+  DRAIN_LINE=$(grep '^RESULT consume_drain' "$WORK/drain-$clients.out" | tail -1 || true)
+  [ -n "$DRAIN_LINE" ] || die "consume run with $clients client(s) produced no result (rc $rc): $(tail -5 "$WORK/drain-$clients.err")"
+  log "consume $clients: $(tail -1 "$WORK/drain-$clients.err")"
+  if [ "$rc" != 0 ]; then
+    DRAIN_RC=$rc
+    log "consume $clients: client errors or missing messages (rc $rc); see $WORK/drain-$clients.err"
+    grep -v '^consume_drain:' "$WORK/drain-$clients.err" | head -5 >&2 || true
+  fi
+}
+drain_run 1 drain_1
+C1_LINE=$DRAIN_LINE
+drain_run 4 drain_4
+C4_LINE=$DRAIN_LINE
+RSS_HWM_END=$(rss_kb VmHWM) RSS_NOW_END=$(rss_kb VmRSS)
+REBALANCES=$(pstat consumer.rebalances)
+STALE_ACKS=$(pstat consumer.acks.stale)
+
+# ---------------------------------------------------------------------------- (c) ceiling
+# Produce the way the proxy does (a 4-partition topic, librdkafka's default partitioner); for
+# the consume, load direct_bench round-robin (untimed here) so that no partition overflows
+# what the mock keeps, then read it all with a fresh group.
+log "direct librdkafka: produce $DIRECT_N x $MSG_BYTES B to direct_produce (4 partitions)"
+run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --topic direct_produce \
+  --messages "$DIRECT_N" --size "$MSG_BYTES" >"$WORK/direct-produce.out" 2>"$WORK/direct-produce.err" ||
+  die "direct_kafka produce failed: $(tail -5 "$WORK/direct-produce.err")"
+log "direct librdkafka: load direct_bench ($DIRECT_PARTITIONS partitions, round-robin), then consume it all"
+run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --topic direct_bench \
+  --messages "$DIRECT_N" --size "$MSG_BYTES" >"$WORK/direct-load.out" 2>"$WORK/direct-load.err" ||
+  die "direct_kafka load failed: $(tail -5 "$WORK/direct-load.err")"
+run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode consume --topic direct_bench \
+  --messages "$DIRECT_N" --size "$MSG_BYTES" >"$WORK/direct-consume.out" 2>"$WORK/direct-consume.err" ||
+  die "direct_kafka consume failed: $(tail -5 "$WORK/direct-consume.err")"
+cat "$WORK/direct-produce.err" "$WORK/direct-consume.err" | sed 's/^/    /' >&2
+DP_LINE=$(grep '^RESULT direct_produce' "$WORK/direct-produce.out")
+DC_LINE=$(grep '^RESULT direct_consume' "$WORK/direct-consume.out")
+DIRECT_P=$(kv msgs_per_sec "$DP_LINE")
+DIRECT_C=$(kv msgs_per_sec "$DC_LINE")
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------- summary
+C1_RATE=$(kv msgs_per_sec "$C1_LINE")
+C4_RATE=$(kv msgs_per_sec "$C4_LINE")
+C4_DUPS=$(kv duplicates "$C4_LINE")
+C4_MISSING=$(kv missing "$C4_LINE")
+C1_DUPS=$(kv duplicates "$C1_LINE")
+C1_MISSING=$(kv missing "$C1_LINE")
+C4_DUP_PCT=$(calc "100 * $C4_DUPS / $DRAIN_N")
+C1_DUP_PCT=$(calc "100 * $C1_DUPS / $DRAIN_N")
+RSS_MB=$(calc "$RSS_HWM_P32 / 1024")
+
+k() { # a whole number with thousands separators: 51700 -> 51,700
+  awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); out = ""
+    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+    print s out }'
+}
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f %%", 100 * a / b; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "PASS" : "FAIL") }'; }
+row() { printf '  %-52s %14s   %-24s %s\n' "$@"; }
+
+echo
+echo "== kafkactl proxy benchmark ($MODE) =="
+echo "  date $STARTED_AT; host $(uname -n), $(nproc) CPUs, load average before $LOAD_BEFORE, after $LOAD_AFTER"
+echo "  broker: kafkactl dev broker (librdkafka mock cluster); messages $MSG_BYTES B; proxy config: ${PROXY_CONFIG:-none (built-in settings)}"
+[ -n "$CONSUMER_CONFIG" ] && echo "  Ruby consumers' BLPOP key config: $CONSUMER_CONFIG"
+[ "$QUICK" = 1 ] && echo "  QUICK RUN: small counts, figures are not representative"
+echo
+row "Measure" "kafkactl" "Rafka 0.6.2 (reference)" "kafkactl / Rafka"
+row "(a) produce, redis-benchmark -c $CLIENTS -P $PIPELINE, n=$PRODUCE_N" "" "" ""
+row "    RPUSHX accepted/s" "$(k "$P32_ACC_RPS")" "$(k $REF_P32_ACCEPTED)" "$(ratio "$P32_ACC_RPS" $REF_P32_ACCEPTED)"
+row "    delivered/s (to the last delivery)" "$(k "$P32_DEL_RPS")" "$(k $REF_P32_DELIVERED)" "$(ratio "$P32_DEL_RPS" $REF_P32_DELIVERED)"
+row "    accepted / delivered messages" "$P32_ACC/$P32_DEL" "" "($(printf '%.2f' "$P32_SECS") s to the last delivery)"
+row "(a) produce, -P 1, n=$PRODUCE_P1_N" "" "" ""
+row "    RPUSHX accepted/s" "$(k "$P1_ACC_RPS")" "$(k $REF_P1)" "$(ratio "$P1_ACC_RPS" $REF_P1)"
+row "    delivered/s" "$(k "$P1_DEL_RPS")" "" "($P1_ACC/$P1_DEL msgs)"
+row "    proxy VmHWM / VmRSS after -P $PIPELINE load" "$((RSS_HWM_P32 / 1024))/$((RSS_NOW_P32 / 1024)) MB" "~$REF_RSS_MB MB" "$(ratio "$RSS_MB" $REF_RSS_MB)"
+row "    proxy VmHWM / VmRSS at the end" "$((RSS_HWM_END / 1024))/$((RSS_NOW_END / 1024)) MB" "" ""
+row "(b) consume $DRAIN_N, Ruby redis-rb (rafka-rb loop)" "" "" ""
+row "    1 client, msg/s" "$(k "$C1_RATE")" "$(k $REF_CONSUME_1)" "$(ratio "$C1_RATE" $REF_CONSUME_1)"
+row "    1 client, duplicates / missing" "$C1_DUPS ($C1_DUP_PCT %) / $C1_MISSING" "" ""
+row "    1 client, join / longest pause (s)" "$(kv startup_secs "$C1_LINE") / $(kv max_gap_secs "$C1_LINE")" "" ""
+row "    4 clients, msg/s (all clients)" "$(k "$C4_RATE")" "$(k $REF_CONSUME_4_LO)-$(k $REF_CONSUME_4_HI)" "$(ratio "$C4_RATE" $REF_CONSUME_4_HI)-$(ratio "$C4_RATE" $REF_CONSUME_4_LO)"
+row "    4 clients, msg/s per client" "$(k "$(calc "$C4_RATE / 4")")" "" ""
+row "    4 clients, duplicates" "$C4_DUPS ($(printf '%.2f' "$C4_DUP_PCT") %)" "$REF_DUP_LO-$REF_DUP_HI %" ""
+row "    4 clients, missing" "$C4_MISSING" "" ""
+row "    4 clients, join / longest pause (s)" "$(kv startup_secs "$C4_LINE") / $(kv max_gap_secs "$C4_LINE")" "" "(pause: no client got a message)"
+row "    proxy consumer rebalances / stale acks" "$REBALANCES / $STALE_ACKS" "" ""
+row "(c) direct librdkafka (rdkafka), n=$DIRECT_N" "" "" ""
+row "    produce msg/s (to the last delivery)" "$(k "$DIRECT_P")" "$(k $REF_DIRECT_PRODUCE)" "$(ratio "$DIRECT_P" $REF_DIRECT_PRODUCE)"
+row "    consume msg/s (first to last message)" "$(k "$DIRECT_C")" "$(k $REF_DIRECT_CONSUME)" "$(ratio "$DIRECT_C" $REF_DIRECT_CONSUME)"
+echo
+echo "  Ratios to direct librdkafka                          kafkactl        Rafka 0.6.2 (reference)"
+printf '  %-50s %10s      %s\n' "proxy delivered/s (-P $PIPELINE) vs direct produce" "$(pct "$P32_DEL_RPS" "$DIRECT_P")" "$(pct $REF_P32_DELIVERED $REF_DIRECT_PRODUCE)"
+printf '  %-50s %10s      %s\n' "consume, 1 Ruby client vs direct consume" "$(pct "$C1_RATE" "$DIRECT_C")" "$(pct $REF_CONSUME_1 $REF_DIRECT_CONSUME)"
+printf '  %-50s %10s      %s\n' "consume, 4 Ruby clients vs direct consume" "$(pct "$C4_RATE" "$DIRECT_C")" "$(pct $REF_CONSUME_4_LO $REF_DIRECT_CONSUME)-$(pct $REF_CONSUME_4_HI $REF_DIRECT_CONSUME)"
+echo
+echo "  Targets"
+printf '  [%s] delivered/s under the pipelined load >= %s: %s\n' \
+  "$(verdict "$(calc "$P32_DEL_RPS >= $TARGET_DELIVERED")")" "$(k $TARGET_DELIVERED)" "$(k "$P32_DEL_RPS")"
+printf '  [%s] Ruby consume per client (1-client run) >= %s (2x Rafka'"'"'s %s): %s\n' \
+  "$(verdict "$(calc "$C1_RATE >= $TARGET_CONSUME_PER_CLIENT")")" "$(k $TARGET_CONSUME_PER_CLIENT)" "$(k $REF_CONSUME_1)" "$(k "$C1_RATE")"
+printf '  [%s] duplicates with 4 consumers <= %s %%: %.2f %% (%s of %s), missing %s\n' \
+  "$(verdict "$(calc "$C4_DUP_PCT <= $TARGET_DUP_PCT")")" "$TARGET_DUP_PCT" "$C4_DUP_PCT" "$C4_DUPS" "$DRAIN_N" "$C4_MISSING"
+printf '  [%s] proxy RSS (VmHWM after the produce load) <= %s MB: %s MB\n' \
+  "$(verdict "$(calc "$RSS_MB <= $TARGET_RSS_MB")")" "$TARGET_RSS_MB" "$(printf '%.0f' "$RSS_MB")"
+[ "$C1_MISSING" = 0 ] && [ "$C4_MISSING" = 0 ] || echo "  WARNING: messages went missing in a consume run"
+[ "$P32_DEL" -ge "$P32_ACC" ] && [ "$P1_DEL" -ge "$P1_ACC" ] || echo "  WARNING: not every accepted message was delivered"
+echo
+exit "$DRAIN_RC"
