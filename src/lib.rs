@@ -7,6 +7,7 @@
 //! - `kafkactl dev broker` ([`dev`]): librdkafka's mock cluster for the quickstart and tests.
 
 pub mod cli;
+pub mod control;
 pub mod dev;
 pub mod error;
 pub mod kafka;
@@ -16,4 +17,5 @@ pub mod plan;
 pub mod proxy;
 pub mod resp;
 pub mod stats;
+pub mod systemd;
 pub mod units;
