@@ -560,12 +560,20 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__install__subcmd__units)
-            opts="-f -h -V --log --user --manifest --help --version"
+            opts="-f -h -V --proxy-config --workdir --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --proxy-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -25,7 +25,7 @@ function __fish_kafkactl_using_subcommand
 end
 
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_needs_command" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -s V -l version -d 'Print version'
@@ -52,37 +52,37 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l blpop-defaul
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l produce-block-ms -d 'How long RPUSHX waits for room when the producer queue is full, in ms' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l shutdown-timeout -d 'Deadline for the whole shutdown, in seconds' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s c -l consumer -d 'Consumer name (every consumer of the manifest when absent)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s w -l workers -d 'Number of instances (the manifest\'s scale when absent)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand spawn" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s c -l consumer -d 'NAME or NAME:K' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s c -l consumer -d 'NAME or NAME:K' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s c -l consumer -d 'Consumer name (every kafka-consumer@ instance when absent)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s V -l version -d 'Print version'
@@ -90,33 +90,35 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s c -l consum
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'JSON for programs'"
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l dry-run -d 'Print the plan and change nothing (exit 2 when changes are pending)'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l proxy-config -d 'The proxy\'s Rafka JSON config, for kafkactl-proxy.service' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l workdir -d 'The app\'s root, where consumers\' handler commands run (default: the current directory)' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand manpage" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand manpage" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand manpage" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand manpage" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand manpage" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand manpage" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and not __fish_seen_subcommand_from broker help" -s V -l version -d 'Print version'
@@ -130,7 +132,7 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_s
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l consumer-heartbeat-ms -d 'Heartbeat interval for group.protocol=consumer members in ms (assignments propagate on heartbeats; the mock\'s own default is 3000)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l consumer-session-timeout-ms -d 'Session timeout for group.protocol=consumer members in ms' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s f -l manifest -d 'The consumer manifest' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s V -l version -d 'Print version'

@@ -16,8 +16,8 @@ _kafkactl() {
     local context curcontext="$curcontext" state line
     _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -45,8 +45,8 @@ _arguments "${_arguments_options[@]}" : \
 '--produce-block-ms=[How long RPUSHX waits for room when the producer queue is full, in ms]:PRODUCE_BLOCK_MS:_default' \
 '--shutdown-timeout=[Deadline for the whole shutdown, in seconds]:SHUTDOWN_TIMEOUT:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -57,8 +57,8 @@ _arguments "${_arguments_options[@]}" : \
 (worker)
 _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -74,8 +74,8 @@ _arguments "${_arguments_options[@]}" : \
 '-w+[Number of instances (the manifest'\''s scale when absent)]:WORKERS:_default' \
 '--workers=[Number of instances (the manifest'\''s scale when absent)]:WORKERS:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -88,8 +88,8 @@ _arguments "${_arguments_options[@]}" : \
 '-c+[NAME or NAME\:K]:CONSUMER:_default' \
 '--consumer=[NAME or NAME\:K]:CONSUMER:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -102,8 +102,8 @@ _arguments "${_arguments_options[@]}" : \
 '-c+[NAME or NAME\:K]:CONSUMER:_default' \
 '--consumer=[NAME or NAME\:K]:CONSUMER:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -116,8 +116,8 @@ _arguments "${_arguments_options[@]}" : \
 '-c+[Consumer name (every kafka-consumer@ instance when absent)]:CONSUMER:_default' \
 '--consumer=[Consumer name (every kafka-consumer@ instance when absent)]:CONSUMER:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -134,8 +134,8 @@ json\:"JSON for programs"))' \
 '--output=[Output format]:OUTPUT:((table\:"A table for people"
 json\:"JSON for programs"))' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -146,8 +146,8 @@ json\:"JSON for programs"))' \
 (deploy)
 _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--dry-run[Print the plan and change nothing (exit 2 when changes are pending)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
@@ -158,9 +158,11 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (install-units)
 _arguments "${_arguments_options[@]}" : \
+'--proxy-config=[The proxy'\''s Rafka JSON config, for kafkactl-proxy.service]:PROXY_CONFIG:_files' \
+'--workdir=[The app'\''s root, where consumers'\'' handler commands run (default\: the current directory)]:WORKDIR:_files' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -171,8 +173,8 @@ _arguments "${_arguments_options[@]}" : \
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -184,8 +186,8 @@ _arguments "${_arguments_options[@]}" : \
 (manpage)
 _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -196,8 +198,8 @@ _arguments "${_arguments_options[@]}" : \
 (dev)
 _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -223,8 +225,8 @@ _arguments "${_arguments_options[@]}" : \
 '--consumer-heartbeat-ms=[Heartbeat interval for group.protocol=consumer members in ms (assignments propagate on heartbeats; the mock'\''s own default is 3000)]:CONSUMER_HEARTBEAT_MS:_default' \
 '--consumer-session-timeout-ms=[Session timeout for group.protocol=consumer members in ms]:CONSUMER_SESSION_TIMEOUT_MS:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
-'-f+[The consumer manifest]:MANIFEST:_files' \
-'--manifest=[The consumer manifest]:MANIFEST:_files' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \

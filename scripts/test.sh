@@ -13,6 +13,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== systemd user manager (test rig)"
+bash scripts/systemd-user.sh start
+eval "$(bash scripts/systemd-user.sh env)"
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --profile ci "$@"

@@ -18,15 +18,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub user: bool,
 
-    /// The consumer manifest
-    #[arg(
-        short = 'f',
-        long,
-        global = true,
-        env = "KAFKACTL_MANIFEST",
-        default_value = "config/kafka_consumers.yml"
-    )]
-    pub manifest: PathBuf,
+    /// The consumer manifest [default: config/kafka_consumers.yml]
+    #[arg(short = 'f', long, global = true, env = "KAFKACTL_MANIFEST")]
+    pub manifest: Option<PathBuf>,
 
     /// What to run
     #[command(subcommand)]
@@ -62,7 +56,7 @@ pub enum Command {
     /// Reconcile the manifest on every host of the fleet
     Deploy(DeployArgs),
     /// Install kafkactl's systemd unit files and reload systemd
-    InstallUnits,
+    InstallUnits(InstallArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -127,7 +121,7 @@ pub struct SpawnArgs {
     #[arg(short = 'c', long)]
     pub consumer: Option<String>,
     /// Number of instances (the manifest's scale when absent)
-    #[arg(short = 'w', long)]
+    #[arg(short = 'w', long, value_parser = clap::value_parser!(u32).range(0..=64))]
     pub workers: Option<u32>,
 }
 
@@ -156,6 +150,17 @@ pub struct StatusArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+/// `kafkactl install-units`
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The proxy's Rafka JSON config, for kafkactl-proxy.service
+    #[arg(long, default_value = "/etc/kafkactl/proxy.json")]
+    pub proxy_config: PathBuf,
+    /// The app's root, where consumers' handler commands run (default: the current directory)
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
 }
 
 /// `kafkactl deploy`

@@ -4,9 +4,13 @@
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
 use kafkactl::cli::{Cli, Command, DevCommand};
+use kafkactl::control::commands::{self, ControlContext};
 use kafkactl::dev::broker::{self, BrokerOptions};
 use kafkactl::error::{exit_code_for, Failure};
+use kafkactl::plan::Step;
+use kafkactl::systemd::Scope;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +20,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(Exit(code)) = err.downcast_ref::<Exit>() {
+                return ExitCode::from(*code);
+            }
             eprintln!("kafkactl: {err:#}");
             ExitCode::from(exit_code_for(&err))
         }
@@ -74,13 +81,47 @@ fn run(cli: Cli) -> Result<()> {
             .await
         }),
         Command::Worker(_) => not_yet("worker", 4),
-        Command::Spawn(_) => not_yet("spawn", 3),
-        Command::Stop(_) => not_yet("stop", 3),
-        Command::Restart(_) => not_yet("restart", 3),
-        Command::DisableAndStop(_) => not_yet("disable-and-stop", 3),
-        Command::Status(_) => not_yet("status", 3),
-        Command::InstallUnits => not_yet("install-units", 3),
         Command::Deploy(_) => not_yet("deploy", 5),
+        control => {
+            let ctx = ControlContext {
+                scope: if cli.user { Scope::User } else { Scope::System },
+                manifest_explicit: cli.manifest.is_some(),
+                manifest: cli
+                    .manifest
+                    .unwrap_or_else(|| PathBuf::from(kafkactl::manifest::DEFAULT_PATH)),
+            };
+            let code = runtime()?.block_on(run_control(&ctx, control))?;
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(Exit(code).into())
+            }
+        }
+    }
+}
+
+/// A command finished and wants this exit code; it already said why.
+#[derive(Debug)]
+struct Exit(u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+async fn run_control(ctx: &ControlContext, command: Command) -> Result<u8> {
+    let systemd = commands::connect(ctx.scope).await?;
+    match command {
+        Command::Spawn(args) => commands::spawn(ctx, &systemd, &args).await,
+        Command::Stop(args) => commands::stop_or_restart(&systemd, &args, Step::Stop).await,
+        Command::Restart(args) => commands::stop_or_restart(&systemd, &args, Step::Restart).await,
+        Command::DisableAndStop(args) => commands::disable_and_stop(&systemd, &args).await,
+        Command::Status(args) => commands::status(&systemd, &args).await,
+        Command::InstallUnits(args) => commands::install_units(ctx, &systemd, &args).await,
+        other => unreachable!("not a control command: {other:?}"),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Consumer instance names: `kafka-consumer@NAME:N.service` <-> (NAME, N), and the unit files
 //! kafkactl ships.
 
+pub use crate::systemd::Scope;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// The template unit every consumer instance is made from.
 pub const CONSUMER_TEMPLATE: &str = "kafka-consumer@.service";
@@ -109,9 +111,182 @@ impl Target {
     }
 }
 
+/// The consumer template as shipped in units/, with placeholders.
+pub const CONSUMER_UNIT_TEMPLATE: &str = include_str!("../units/kafka-consumer@.service");
+/// The proxy unit as shipped in units/, with placeholders.
+pub const PROXY_UNIT_TEMPLATE: &str = include_str!("../units/kafkactl-proxy.service");
+/// The proxy's unit name.
+pub const PROXY_UNIT: &str = "kafkactl-proxy.service";
+
+impl Scope {
+    /// The target instances are wanted by when enabled.
+    pub fn wanted_by(self) -> &'static str {
+        match self {
+            Scope::System => "multi-user.target",
+            Scope::User => "default.target",
+        }
+    }
+
+    /// Where this scope's administrator unit files live.
+    pub fn unit_dir(self) -> PathBuf {
+        match self {
+            Scope::System => PathBuf::from("/etc/systemd/system"),
+            Scope::User => {
+                let config = std::env::var_os("XDG_CONFIG_HOME")
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_absolute())
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+                    .unwrap_or_else(|| PathBuf::from("/root/.config"));
+                config.join("systemd/user")
+            }
+        }
+    }
+}
+
+/// What `install-units` fills into the shipped unit files.
+#[derive(Debug, Clone)]
+pub struct UnitSettings {
+    /// The kafkactl binary systemd runs.
+    pub kafkactl: PathBuf,
+    /// The manifest the workers read.
+    pub manifest: PathBuf,
+    /// The workers' working directory (the app's root: handler commands are relative to it).
+    pub workdir: PathBuf,
+    /// The proxy's Rafka JSON config.
+    pub proxy_config: PathBuf,
+    /// System or user manager.
+    pub scope: Scope,
+}
+
+/// Sandboxing settings a user manager cannot apply (they need mount namespaces or privileges
+/// it lacks: the unit then fails with status 226/NAMESPACE); user-scope units go without.
+pub const SYSTEM_ONLY_SETTINGS: [&str; 14] = [
+    "DynamicUser",
+    "PrivateTmp",
+    "PrivateDevices",
+    "ProtectSystem",
+    "ProtectHome",
+    "ProtectKernelTunables",
+    "ProtectKernelModules",
+    "ProtectKernelLogs",
+    "ProtectControlGroups",
+    "ProtectClock",
+    "ProtectHostname",
+    "CapabilityBoundingSet",
+    "AmbientCapabilities",
+    "LimitNOFILE",
+];
+
+/// The unit files kafkactl installs, as (file name, contents).
+pub fn render_units(settings: &UnitSettings) -> Vec<(&'static str, String)> {
+    let scope = settings.scope;
+    let fill = |template: &str| {
+        let kept: String = template
+            .lines()
+            .filter(|line| {
+                scope == Scope::System
+                    || !SYSTEM_ONLY_SETTINGS
+                        .iter()
+                        .any(|key| line.split_once('=').is_some_and(|(k, _)| k == *key))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        kept.replace("@KAFKACTL@", &quote_path(&settings.kafkactl))
+            .replace(
+                "KAFKACTL_MANIFEST=@MANIFEST@",
+                &quote_word(&format!(
+                    "KAFKACTL_MANIFEST={}",
+                    settings.manifest.display()
+                )),
+            )
+            .replace(
+                "@WORKDIR@",
+                &escape_specifiers(&settings.workdir.display().to_string()),
+            )
+            .replace("@PROXY_CONFIG@", &quote_path(&settings.proxy_config))
+            .replace("@WANTED_BY@", settings.scope.wanted_by())
+    };
+    vec![
+        (CONSUMER_TEMPLATE, fill(CONSUMER_UNIT_TEMPLATE)),
+        (PROXY_UNIT, fill(PROXY_UNIT_TEMPLATE)),
+    ]
+}
+
+/// Escapes systemd's `%` specifiers.
+fn escape_specifiers(text: &str) -> String {
+    text.replace('%', "%%")
+}
+
+/// Quotes one word of a command line or environment assignment for systemd.
+fn quote_word(word: &str) -> String {
+    let escaped = escape_specifiers(word);
+    if escaped
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-=:+,@%".contains(&b))
+    {
+        escaped
+    } else {
+        format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+fn quote_path(path: &Path) -> String {
+    quote_word(&path.display().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(scope: Scope) -> UnitSettings {
+        UnitSettings {
+            kafkactl: "/opt/my app/kafkactl".into(),
+            manifest: "/srv/app/config/kafka_consumers.yml".into(),
+            workdir: "/srv/app".into(),
+            proxy_config: "/etc/kafkactl/proxy.json".into(),
+            scope,
+        }
+    }
+
+    #[test]
+    fn rendering_fills_every_placeholder() {
+        for scope in [Scope::System, Scope::User] {
+            for (name, text) in render_units(&settings(scope)) {
+                for placeholder in [
+                    "@KAFKACTL@",
+                    "@MANIFEST@",
+                    "@WORKDIR@",
+                    "@PROXY_CONFIG@",
+                    "@WANTED_BY@",
+                ] {
+                    assert!(!text.contains(placeholder), "{name}: {placeholder} left");
+                }
+                assert!(
+                    text.contains(&format!("WantedBy={}", scope.wanted_by())),
+                    "{name}"
+                );
+            }
+        }
+        let system = &render_units(&settings(Scope::System))[0].1;
+        assert!(system.contains("ProtectSystem=full"));
+        let consumer = &render_units(&settings(Scope::User))[0].1;
+        assert!(!consumer.contains("ProtectSystem=") && !consumer.contains("PrivateTmp="));
+        assert!(consumer.contains("NoNewPrivileges=yes"));
+        assert!(
+            consumer.contains("ExecStart=\"/opt/my app/kafkactl\" worker %i"),
+            "{consumer}"
+        );
+        assert!(
+            consumer.contains("Environment=KAFKACTL_MANIFEST=/srv/app/config/kafka_consumers.yml")
+        );
+        assert!(consumer.contains("WorkingDirectory=/srv/app\n"));
+    }
+
+    #[test]
+    fn percent_signs_in_paths_are_not_specifiers() {
+        assert_eq!(quote_word("/a%b"), "/a%%b");
+        assert_eq!(quote_word("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
 
     #[test]
     fn unit_names_roundtrip() {

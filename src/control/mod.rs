@@ -1,0 +1,243 @@
+//! The control plane on one host: observe the consumer instances systemd has, plan against
+//! what is wanted (pure, in [`crate::plan`]), apply the plan through [`SystemdManager`], and
+//! report. Generic over the manager, so the same code serves the local bus and remote hosts.
+
+pub mod commands;
+pub mod output;
+
+use crate::plan::{Action, Observed, Plan, Step};
+use crate::systemd::{JobOutcome, SystemdError, SystemdManager, UnitStatus};
+use crate::units::{Instance, CONSUMER_PATTERN, CONSUMER_TEMPLATE};
+use futures::StreamExt;
+use std::collections::BTreeMap;
+
+/// Jobs (start/stop/restart) in flight at once on one host.
+pub const JOB_CONCURRENCY: usize = 16;
+
+/// What became of one action.
+#[derive(Debug, Clone)]
+pub struct ActionResult {
+    /// The action.
+    pub action: Action,
+    /// `Ok` when it did what it should; otherwise why not, for an operator.
+    pub outcome: Result<(), String>,
+}
+
+/// The results of applying a plan, in plan order.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyReport {
+    /// One entry per action.
+    pub results: Vec<ActionResult>,
+}
+
+impl ApplyReport {
+    /// Whether every action succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.results.iter().all(|r| r.outcome.is_ok())
+    }
+
+    /// The actions that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &ActionResult> {
+        self.results.iter().filter(|r| r.outcome.is_err())
+    }
+}
+
+/// Something told about every finished action while a plan is applied (a progress bar or
+/// plain lines).
+pub trait Progress: Sync {
+    /// Called once with the number of actions.
+    fn begin(&self, total: usize);
+    /// Called after each action.
+    fn done(&self, result: &ActionResult);
+    /// Called at the end.
+    fn finish(&self);
+}
+
+/// A [`Progress`] that says nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn begin(&self, _total: usize) {}
+    fn done(&self, _result: &ActionResult) {}
+    fn finish(&self) {}
+}
+
+/// Reads the consumer instances systemd knows: loaded ones (with their state) and enabled
+/// ones (enabled instances are loaded once systemd has reloaded, as their target wants them).
+pub async fn observe<S: SystemdManager>(systemd: &S) -> Result<Vec<Observed>, SystemdError> {
+    let units = systemd.list_units(&[CONSUMER_PATTERN]).await?;
+    let mut observed = Vec::new();
+    let instances: Vec<(Instance, _)> = units
+        .into_iter()
+        .filter_map(|u| Instance::from_unit(&u.name).map(|i| (i, u)))
+        .collect();
+    let names: Vec<String> = instances.iter().map(|(i, _)| i.unit()).collect();
+    let states: Vec<Result<String, SystemdError>> =
+        futures::stream::iter(names.iter().map(|n| systemd.unit_file_state(n)))
+            .buffered(32)
+            .collect()
+            .await;
+    for ((instance, unit), file_state) in instances.into_iter().zip(states) {
+        let enabled = matches!(file_state.as_deref(), Ok("enabled") | Ok("enabled-runtime"));
+        if unit.load_state == "not-found" && !enabled {
+            continue;
+        }
+        observed.push(Observed {
+            instance,
+            enabled,
+            active: matches!(
+                unit.active_state.as_str(),
+                "active" | "activating" | "reloading"
+            ),
+            failed: unit.active_state == "failed",
+        });
+    }
+    observed.sort_by(|a, b| a.instance.cmp(&b.instance));
+    Ok(observed)
+}
+
+/// Checks that the consumer template is installed, so a plan does not half-apply.
+/// `install` is the command that installs it, for the message.
+pub async fn require_template<S: SystemdManager>(systemd: &S, install: &str) -> Result<(), String> {
+    match systemd.unit_file_state(CONSUMER_TEMPLATE).await {
+        Ok(_) => Ok(()),
+        Err(err) if err.is_unreachable() => Err(err.to_string()),
+        Err(_) => Err(format!(
+            "{CONSUMER_TEMPLATE} is not installed on this host: run `{install}` first"
+        )),
+    }
+}
+
+/// Applies `plan`: enables (one call, then a reload), starts and restarts (concurrently,
+/// each waited for), stops, disables (one call, then a reload), failed-state resets.
+/// A failed action does not stop the others; the report says what happened to each.
+pub async fn apply<S: SystemdManager>(
+    systemd: &S,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> ApplyReport {
+    progress.begin(plan.actions.len());
+    let mut results: BTreeMap<usize, ActionResult> = BTreeMap::new();
+    let indexed: Vec<(usize, &Action)> = plan.actions.iter().enumerate().collect();
+    let of = |step: Step| -> Vec<(usize, &Action)> {
+        indexed
+            .iter()
+            .filter(|(_, a)| a.step == step)
+            .cloned()
+            .collect()
+    };
+
+    // Unit file changes are batched: one call for all of them, then one reload.
+    let file_phase = |step: Step| {
+        let actions = of(step);
+        async move {
+            if actions.is_empty() {
+                return Vec::new();
+            }
+            let units: Vec<String> = actions.iter().map(|(_, a)| a.instance.unit()).collect();
+            let refs: Vec<&str> = units.iter().map(String::as_str).collect();
+            let changed = match step {
+                Step::Enable => systemd.enable(&refs).await.map(|_| ()),
+                _ => systemd.disable(&refs).await.map(|_| ()),
+            };
+            let outcome = match changed {
+                Ok(()) => systemd.reload().await.map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            actions
+                .into_iter()
+                .map(|(i, a)| (i, result(a, outcome.clone())))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let job_phase = |step: Step| {
+        let actions = of(step);
+        async move {
+            futures::stream::iter(actions.into_iter().map(|(i, action)| async move {
+                let unit = action.instance.unit();
+                let outcome = match step {
+                    Step::Start => job(systemd, systemd.start(&unit).await).await,
+                    Step::Restart => job(systemd, systemd.restart(&unit).await).await,
+                    Step::Stop => job(systemd, systemd.stop(&unit).await).await,
+                    _ => systemd.reset_failed(&unit).await.map_err(|e| e.to_string()),
+                };
+                (i, result(action, outcome))
+            }))
+            .buffer_unordered(JOB_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+        }
+    };
+
+    for phase in [
+        Step::Enable,
+        Step::Start,
+        Step::Restart,
+        Step::Stop,
+        Step::Disable,
+        Step::ResetFailed,
+    ] {
+        let done = match phase {
+            Step::Enable | Step::Disable => file_phase(phase).await,
+            _ => job_phase(phase).await,
+        };
+        for (i, r) in done {
+            progress.done(&r);
+            results.insert(i, r);
+        }
+    }
+    progress.finish();
+    ApplyReport {
+        results: results.into_values().collect(),
+    }
+}
+
+fn result(action: &Action, outcome: Result<(), String>) -> ActionResult {
+    ActionResult {
+        action: action.clone(),
+        outcome,
+    }
+}
+
+/// Turns a job's outcome into `Ok` or an explanation with the unit's state and result.
+async fn job<S: SystemdManager>(
+    systemd: &S,
+    outcome: Result<JobOutcome, SystemdError>,
+) -> Result<(), String> {
+    let outcome = outcome.map_err(|e| e.to_string())?;
+    if outcome.succeeded() {
+        return Ok(());
+    }
+    let unit = outcome.unit.clone();
+    let mut message = match outcome.check() {
+        Err(err) => err.to_string(),
+        Ok(_) => "failed".into(),
+    };
+    if let Ok(status) = systemd.unit_status(&unit).await {
+        message.push_str(&format!(
+            " [state {}/{}, result {}]",
+            status.active_state,
+            status.sub_state,
+            status.result.as_deref().unwrap_or("-")
+        ));
+    }
+    Err(message)
+}
+
+/// The statuses of the observed instances, optionally only one consumer's.
+pub async fn instance_statuses<S: SystemdManager>(
+    systemd: &S,
+    consumer: Option<&str>,
+) -> Result<Vec<(Instance, Result<UnitStatus, SystemdError>)>, SystemdError> {
+    let observed = observe(systemd).await?;
+    let instances: Vec<Instance> = observed
+        .into_iter()
+        .map(|o| o.instance)
+        .filter(|i| consumer.is_none_or(|c| i.name == c))
+        .collect();
+    let units: Vec<String> = instances.iter().map(Instance::unit).collect();
+    let refs: Vec<&str> = units.iter().map(String::as_str).collect();
+    let statuses = systemd.statuses(&refs).await;
+    Ok(instances.into_iter().zip(statuses).collect())
+}

@@ -1,0 +1,333 @@
+//! How the control plane reports: status tables (comfy-table) or JSON, apply reports, and
+//! progress that is a bar on a terminal and plain lines elsewhere.
+
+use super::{ActionResult, ApplyReport, Progress};
+use crate::systemd::{SystemdError, UnitStatus};
+use crate::units::Instance;
+use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Whether to use colour: stdout is a terminal and NO_COLOR is unset.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// One row of `kafkactl status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    /// Host the instance runs on (`localhost` for the local bus).
+    pub host: String,
+    /// The unit name.
+    pub unit: String,
+    /// Consumer name and instance number.
+    pub instance: String,
+    /// `active`, `failed`, ...
+    pub active_state: String,
+    /// `running`, `dead`, ...
+    pub sub_state: String,
+    /// Main PID.
+    pub main_pid: Option<u32>,
+    /// Memory of the unit's cgroup, bytes.
+    pub memory_bytes: Option<u64>,
+    /// CPU time, nanoseconds.
+    pub cpu_nsec: Option<u64>,
+    /// Automatic restarts.
+    pub restarts: Option<u32>,
+    /// When it became active, microseconds since the epoch.
+    pub active_since_usec: Option<u64>,
+    /// The sd_notify STATUS text.
+    pub status_text: Option<String>,
+    /// The service's result (`success`, `exit-code`, ...).
+    pub result: Option<String>,
+    /// Set when the status could not be read.
+    pub error: Option<String>,
+}
+
+impl StatusRow {
+    /// A row from a unit's status (or the error reading it).
+    pub fn new(
+        host: &str,
+        instance: &Instance,
+        status: Result<UnitStatus, SystemdError>,
+    ) -> StatusRow {
+        let mut row = StatusRow {
+            host: host.to_string(),
+            unit: instance.unit(),
+            instance: instance.to_string(),
+            active_state: "unknown".into(),
+            sub_state: "unknown".into(),
+            main_pid: None,
+            memory_bytes: None,
+            cpu_nsec: None,
+            restarts: None,
+            active_since_usec: None,
+            status_text: None,
+            result: None,
+            error: None,
+        };
+        match status {
+            Ok(s) => {
+                row.active_state = s.active_state;
+                row.sub_state = s.sub_state;
+                row.main_pid = s.main_pid;
+                row.memory_bytes = s.memory_current_bytes;
+                row.cpu_nsec = s.cpu_usage_nsec;
+                row.restarts = s.n_restarts;
+                row.active_since_usec = s.active_enter_timestamp_usec;
+                row.status_text = s.status_text;
+                row.result = s.result;
+            }
+            Err(err) => row.error = Some(err.to_string()),
+        }
+        row
+    }
+
+    /// Whether the instance is up.
+    pub fn is_active(&self) -> bool {
+        self.active_state == "active"
+    }
+}
+
+/// The status table.
+pub fn status_table(rows: &[StatusRow], with_host: bool, color: bool) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(if color {
+            presets::UTF8_FULL_CONDENSED
+        } else {
+            presets::ASCII_MARKDOWN
+        })
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !std::io::stdout().is_terminal() {
+        // Off a terminal nothing is wrapped: scripts and pipes get whole lines.
+        table.set_content_arrangement(ContentArrangement::Disabled);
+    }
+    let mut header = vec![
+        "UNIT", "STATE", "PID", "MEMORY", "CPU", "RESTARTS", "SINCE", "STATUS",
+    ];
+    if with_host {
+        header.insert(0, "HOST");
+    }
+    table.set_header(header);
+    for row in rows {
+        let state = format!("{}/{}", row.active_state, row.sub_state);
+        let mut state_cell = Cell::new(&state);
+        if color {
+            state_cell = state_cell.fg(match row.active_state.as_str() {
+                "active" => Color::Green,
+                "failed" => Color::Red,
+                _ => Color::Yellow,
+            });
+        }
+        let mut cells = vec![
+            Cell::new(&row.unit),
+            state_cell,
+            Cell::new(row.main_pid.map_or("-".into(), |p| p.to_string())),
+            Cell::new(row.memory_bytes.map_or("-".into(), human_bytes)),
+            Cell::new(row.cpu_nsec.map_or("-".into(), human_cpu)),
+            Cell::new(row.restarts.map_or("-".into(), |n| n.to_string())),
+            Cell::new(row.active_since_usec.map_or("-".into(), since)),
+            Cell::new(
+                row.error
+                    .clone()
+                    .or_else(|| row.status_text.clone())
+                    .unwrap_or_default(),
+            ),
+        ];
+        if with_host {
+            cells.insert(0, Cell::new(&row.host));
+        }
+        table.add_row(cells);
+    }
+    table.to_string()
+}
+
+/// Bytes as KiB/MiB/GiB.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// CPU nanoseconds as `1.234s` or `2min 3.4s`.
+pub fn human_cpu(nsec: u64) -> String {
+    let secs = nsec as f64 / 1e9;
+    if secs < 60.0 {
+        format!("{secs:.3}s")
+    } else {
+        format!("{}min {:.1}s", (secs / 60.0) as u64, secs % 60.0)
+    }
+}
+
+/// A timestamp as a UTC time and an age, e.g. `2026-11-27 14:03:12 (5m ago)`.
+pub fn since(usec: u64) -> String {
+    let secs = (usec / 1_000_000) as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    format!("{} ({} ago)", utc(secs), human_age(now - secs))
+}
+
+fn human_age(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC (civil-from-days, no time crate needed).
+pub fn utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Prints an apply report: one line per failure, then a summary. Returns the text.
+pub fn report_text(report: &ApplyReport) -> String {
+    let mut out = String::new();
+    for failure in report.failures() {
+        if let Err(why) = &failure.outcome {
+            out.push_str(&format!("FAILED {}: {}\n", failure.action, why));
+        }
+    }
+    let ok = report.results.iter().filter(|r| r.outcome.is_ok()).count();
+    out.push_str(&format!(
+        "{} action(s): {} ok, {} failed\n",
+        report.results.len(),
+        ok,
+        report.results.len() - ok
+    ));
+    out
+}
+
+/// Progress on stderr: a bar on a terminal, a line per action otherwise.
+pub struct ConsoleProgress {
+    bar: Mutex<Option<ProgressBar>>,
+    tty: bool,
+}
+
+impl ConsoleProgress {
+    /// Chooses the form from whether stderr is a terminal.
+    pub fn new() -> ConsoleProgress {
+        ConsoleProgress {
+            bar: Mutex::new(None),
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+impl Default for ConsoleProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Progress for ConsoleProgress {
+    fn begin(&self, total: usize) {
+        if self.tty && total > 1 {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            *self.bar.lock().expect("progress lock") = Some(bar);
+        }
+    }
+
+    fn done(&self, result: &ActionResult) {
+        let line = match &result.outcome {
+            Ok(()) => format!("{}: ok", result.action),
+            Err(why) => format!("{}: FAILED: {why}", result.action),
+        };
+        match &*self.bar.lock().expect("progress lock") {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_sizes_times_and_dates() {
+        assert_eq!(human_bytes(512), "512B");
+        assert_eq!(human_bytes(310 * 1024 * 1024 + 400 * 1024), "310.4MiB");
+        assert_eq!(human_cpu(1_500_000_000), "1.500s");
+        assert_eq!(human_cpu(1_075_700_000_000), "17min 55.7s");
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(1_523_450_393), "2018-04-11 12:39:53");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(human_age(3700), "1h1m");
+    }
+
+    #[test]
+    fn the_table_shows_state_and_status_text() {
+        let row = StatusRow {
+            host: "localhost".into(),
+            unit: "kafka-consumer@price_drops:1.service".into(),
+            instance: "price_drops:1".into(),
+            active_state: "active".into(),
+            sub_state: "running".into(),
+            main_pid: Some(20543),
+            memory_bytes: Some(11 * 1024 * 1024),
+            cpu_nsec: Some(2_000_000_000),
+            restarts: Some(0),
+            active_since_usec: Some(1_523_450_393_000_000),
+            status_text: Some(
+                "myapp-price_drops:server1-1 (offset=347720,partition=5) | Working...".into(),
+            ),
+            result: Some("success".into()),
+            error: None,
+        };
+        let text = status_table(&[row], false, false);
+        assert!(
+            text.contains("kafka-consumer@price_drops:1.service"),
+            "{text}"
+        );
+        assert!(text.contains("active/running"));
+        assert!(text.contains("20543"));
+        assert!(text.contains("11.0MiB"));
+        assert!(text.contains("(offset=347720,partition=5)"));
+        assert!(text.contains("2018-04-11 12:39:53"));
+    }
+}
