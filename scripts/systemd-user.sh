@@ -36,9 +36,13 @@ state_dir="$runtime_dir/kafkactl-rig"
 marker="/run/systemd/system"
 timeout="${KAFKACTL_RIG_TIMEOUT:-30}"
 
+made_marker=0
+
 say() { echo "$prog: $*" >&2; }
 die() {
   echo "$prog: error: $*" >&2
+  # Never leave behind a marker this run created (it fools Debian's maintainer scripts).
+  [ "$made_marker" -eq 1 ] && rmdir "$marker" 2>/dev/null
   exit 1
 }
 
@@ -91,15 +95,18 @@ manager_pid_on_bus() {
   echo "${out#u }"
 }
 
-# `systemd --user` processes of this user (pids, one a line), whoever started them.
-user_manager_pids() {
+# Pids (one a line) of this user's processes named $1 whose command line contains $2.
+procs_of_user() {
   local p
-  for p in $(pgrep -u "$uid" -x systemd 2>/dev/null || true); do
+  for p in $(pgrep -u "$uid" -x "$1" 2>/dev/null || true); do
     [ "$p" = 1 ] && continue
-    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- ' --user' && echo "$p"
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -F -- "$2" && echo "$p"
   done
   return 0
 }
+
+# `systemd --user` processes of this user, whoever started them.
+user_manager_pids() { procs_of_user systemd ' --user'; }
 
 # Is pid $1 alive and its command line containing $2?
 pid_is() {
@@ -108,7 +115,10 @@ pid_is() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$what"
 }
 
-read_pid() { [ -f "$1" ] && tr -dc '0-9' <"$1" || true; }
+read_pid() {
+  if [ -f "$1" ]; then tr -dc '0-9' <"$1"; fi
+  return 0
+}
 
 pid1_is_systemd() { [ "$(cat /proc/1/comm 2>/dev/null)" = "systemd" ]; }
 
@@ -185,18 +195,8 @@ cmd_start() {
   If it was started by this script: $0 stop. Otherwise stop it yourself (kill ${others% }) and run: $0 start"
   fi
 
-  if [ ! -d "$runtime_dir" ]; then
-    mkdir -p "$runtime_dir" 2>/dev/null ||
-      die "cannot create $runtime_dir as uid $uid. Create it as root (mkdir -m 0700 $runtime_dir && chown $uid $runtime_dir);
-  a non-root user also needs a delegated cgroup, see shared/notes/test-rig.md"
-  fi
-  chmod 0700 "$runtime_dir"
-  mkdir -p "$state_dir"
-  export XDG_RUNTIME_DIR="$runtime_dir"
-  export DBUS_SESSION_BUS_ADDRESS="$bus_addr"
-
   if pid1_is_systemd; then
-    # A booted systemd: let it run the user manager the normal way.
+    # A booted systemd: let it run the user manager the normal way (it makes the runtime dir).
     [ "$uid" -eq 0 ] || die "systemd is PID 1 here but no user manager answers for uid $uid; run: sudo loginctl enable-linger $(id -un)"
     say "PID 1 is systemd: starting user@$uid.service"
     systemctl start "user@$uid.service" || die "systemctl start user@$uid.service failed (journalctl -u user@$uid.service)"
@@ -205,10 +205,18 @@ cmd_start() {
     return 0
   fi
 
+  if [ ! -d "$runtime_dir" ]; then
+    mkdir -p "$runtime_dir" 2>/dev/null ||
+      die "cannot create $runtime_dir as uid $uid. Create it as root (mkdir -m 0700 $runtime_dir && chown $uid $runtime_dir);
+  a non-root user also needs a delegated cgroup, see shared/notes/test-rig.md"
+  fi
+  chmod 0700 "$runtime_dir"
+  mkdir -p "$state_dir"
+
   # A fresh runtime dir, as logind would make at login: nothing of an earlier manager is left
   # (stale sockets under systemd/, bus, gnupg/, ...), only our own state dir is kept.
   local stray
-  for stray in $(pgrep -u "$uid" -f -- "dbus-daemon .*--address=unix:path=$bus_path" 2>/dev/null || true); do
+  for stray in $(procs_of_user dbus-daemon "--address=$bus_addr"); do
     # A dbus-daemon started by hand on the bus path (the old recipe): the manager's dbus.socket
     # would take the path over and leave it orphaned, so it goes now.
     say "stopping a stray dbus-daemon (pid $stray) on $bus_path; the manager brings its own bus"
@@ -250,7 +258,6 @@ UNIT
   ln -sfn ../dbus.socket "$unit_dir/sockets.target.wants/dbus.socket"
 
   # 2. The marker systemd checks before it agrees to run a user instance.
-  local made_marker=0
   if [ ! -d "$marker" ]; then
     mkdir -p "$marker" 2>/dev/null || die "cannot create $marker (systemd --user refuses to start without it); run this as root"
     made_marker=1
@@ -284,7 +291,6 @@ UNIT
     print_log_tail "$state_dir/systemd.log"
     print_kernel_log "$launched"
     kill "$launched" 2>/dev/null || true
-    [ "$made_marker" -eq 1 ] && rmdir "$marker" 2>/dev/null
     die "systemd --user (pid $launched) did not reach running/degraded within ${timeout}s (state: $st; log: $state_dir/systemd.log, dmesg)"
   fi
 
@@ -295,6 +301,7 @@ UNIT
 
   if [ "$made_marker" -eq 1 ]; then
     rmdir "$marker" 2>/dev/null || say "note: could not remove $marker again"
+    made_marker=0
   fi
   say "systemd --user pid $mpid is $(manager_state || echo up) on $bus_addr (log: $state_dir/systemd.log)"
   say "use it with: eval \"\$($0 env)\""
@@ -302,9 +309,9 @@ UNIT
 
 stop_pid() {
   # $1 pid, $2 name, $3 seconds to wait after SIGTERM
-  local pid="$1" name="$2" wait_s="$3" i
+  local pid="$1" name="$2" wait_s="$3" _
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 $((wait_s * 10))); do
+  for _ in $(seq 1 $((wait_s * 10))); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done

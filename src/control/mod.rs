@@ -11,8 +11,9 @@ use crate::units::{Instance, CONSUMER_PATTERN, CONSUMER_TEMPLATE};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 
-/// Jobs (start/stop/restart) in flight at once on one host.
-pub const JOB_CONCURRENCY: usize = 16;
+/// Jobs (start/stop/restart) in flight at once on one host. systemd runs jobs from its own
+/// queue; waiting on many at once costs nothing but the signals.
+pub const JOB_CONCURRENCY: usize = 64;
 
 /// What became of one action.
 #[derive(Debug, Clone)]
@@ -108,8 +109,8 @@ pub async fn require_template<S: SystemdManager>(systemd: &S, install: &str) -> 
     }
 }
 
-/// Applies `plan`: enables (one call, then a reload), starts and restarts (concurrently,
-/// each waited for), stops, disables (one call, then a reload), failed-state resets.
+/// Applies `plan`: enables (one call) alongside the starts (concurrent, each waited for),
+/// then restarts, stops, disables (one call), failed-state resets, and one reload.
 /// A failed action does not stop the others; the report says what happened to each.
 pub async fn apply<S: SystemdManager>(
     systemd: &S,
@@ -127,7 +128,9 @@ pub async fn apply<S: SystemdManager>(
             .collect()
     };
 
-    // Unit file changes are batched: one call for all of them, then one reload.
+    // Unit file changes are batched: one call for all of them. A start does not need its
+    // unit enabled first, so enabling runs alongside the starts; one reload at the end
+    // brings systemd's view of the enabled units up to date.
     let file_phase = |step: Step| {
         let actions = of(step);
         async move {
@@ -140,10 +143,7 @@ pub async fn apply<S: SystemdManager>(
                 Step::Enable => systemd.enable(&refs).await.map(|_| ()),
                 _ => systemd.disable(&refs).await.map(|_| ()),
             };
-            let outcome = match changed {
-                Ok(()) => systemd.reload().await.map_err(|e| e.to_string()),
-                Err(err) => Err(err.to_string()),
-            };
+            let outcome = changed.map_err(|e| e.to_string());
             actions
                 .into_iter()
                 .map(|(i, a)| (i, result(a, outcome.clone())))
@@ -170,21 +170,40 @@ pub async fn apply<S: SystemdManager>(
         }
     };
 
-    for phase in [
-        Step::Enable,
-        Step::Start,
-        Step::Restart,
-        Step::Stop,
-        Step::Disable,
-        Step::ResetFailed,
-    ] {
-        let done = match phase {
-            Step::Enable | Step::Disable => file_phase(phase).await,
-            _ => job_phase(phase).await,
-        };
+    let mut record = |phase: &str,
+                      started: std::time::Instant,
+                      done: Vec<(usize, ActionResult)>| {
+        if !done.is_empty() {
+            tracing::debug!(phase, actions = done.len(), elapsed = ?started.elapsed(), "phase applied");
+        }
         for (i, r) in done {
             progress.done(&r);
             results.insert(i, r);
+        }
+    };
+    let started = std::time::Instant::now();
+    let (enabled, started_units) = futures::join!(file_phase(Step::Enable), job_phase(Step::Start));
+    record("enable", started, enabled);
+    record("start", started, started_units);
+    for phase in [Step::Restart, Step::Stop] {
+        let started = std::time::Instant::now();
+        let done = job_phase(phase).await;
+        record(&phase.to_string(), started, done);
+    }
+    let started = std::time::Instant::now();
+    let disabled = file_phase(Step::Disable).await;
+    record("disable", started, disabled);
+    let started = std::time::Instant::now();
+    let cleared = job_phase(Step::ResetFailed).await;
+    record("reset-failed", started, cleared);
+    if plan
+        .actions
+        .iter()
+        .any(|a| matches!(a.step, Step::Enable | Step::Disable))
+    {
+        if let Err(err) = systemd.reload().await {
+            // The links are made; only systemd's cached view lags until its next reload.
+            tracing::warn!(error = %err, "daemon-reload after changing unit files failed");
         }
     }
     progress.finish();
@@ -225,17 +244,21 @@ async fn job<S: SystemdManager>(
     Err(message)
 }
 
-/// The statuses of the observed instances, optionally only one consumer's.
+/// The statuses of the loaded instances, optionally only one consumer's. (Enablement comes
+/// with each status, so no per-unit file-state lookups are needed here.)
 pub async fn instance_statuses<S: SystemdManager>(
     systemd: &S,
     consumer: Option<&str>,
 ) -> Result<Vec<(Instance, Result<UnitStatus, SystemdError>)>, SystemdError> {
-    let observed = observe(systemd).await?;
-    let instances: Vec<Instance> = observed
+    let mut instances: Vec<Instance> = systemd
+        .list_units(&[CONSUMER_PATTERN])
+        .await?
         .into_iter()
-        .map(|o| o.instance)
+        .filter(|u| u.load_state != "not-found")
+        .filter_map(|u| Instance::from_unit(&u.name))
         .filter(|i| consumer.is_none_or(|c| i.name == c))
         .collect();
+    instances.sort();
     let units: Vec<String> = instances.iter().map(Instance::unit).collect();
     let refs: Vec<&str> = units.iter().map(String::as_str).collect();
     let statuses = systemd.statuses(&refs).await;

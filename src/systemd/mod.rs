@@ -30,7 +30,7 @@ use std::future::Future;
 
 use futures::StreamExt;
 
-pub use dbus::DbusSystemd;
+pub use dbus::{DbusSystemd, DEFAULT_JOB_TIMEOUT};
 pub use path::{unit_object_path, UNIT_PATH_PREFIX};
 
 /// How many units [`SystemdManager::statuses`] asks about at once. Each unit costs two
@@ -413,7 +413,9 @@ pub trait SystemdManager: Send + Sync {
 
     /// The enablement state of one unit file or template instance, read from disk
     /// (`GetUnitFileState`, no reload needed): `enabled`, `disabled`, `static`, `indirect`,
-    /// `masked`, ...; a unit with no file is refused with `NoSuchUnit`-like errors.
+    /// `masked`, ...; an instance of an installed template that is not enabled is `disabled`.
+    /// A unit with no unit file at all is a [`SystemdError::Refused`] ("No such file or
+    /// directory").
     fn unit_file_state(&self, unit: &str) -> impl Future<Output = Result<String>> + Send;
 
     /// Starts `unit` (job mode `replace`) and waits until systemd removes the job.
