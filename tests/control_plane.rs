@@ -201,11 +201,24 @@ fn a_failed_start_is_reported_with_state_and_result_and_exits_non_zero() {
         "{t}"
     );
     assert!(t.contains("result exit-code"), "{t}");
-    // status lists it as not active and exits 3.
+    // systemd retries it (Restart=on-failure) until its start limit, then it is failed:
+    // status shows it so and exits 3.
+    let start = std::time::Instant::now();
+    loop {
+        let rows = json_status(name);
+        if rows[0]["active_state"] == "failed" {
+            break;
+        }
+        assert_ne!(rows[0]["active_state"], "active");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "never failed: {rows:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     let status = run(&["status", "-c", name]);
     assert_eq!(status.status.code(), Some(3), "{}", text(&status));
-    let rows = json_status(name);
-    assert_ne!(rows[0]["active_state"], "active");
+    assert!(text(&status).contains("failed/failed"), "{}", text(&status));
     let out = run(&["disable-and-stop", "-c", name]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(loaded_instances(name).is_empty());
@@ -258,4 +271,35 @@ fn bad_manifests_are_refused_before_anything_is_touched() {
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} bad manifests");
+}
+
+#[test]
+fn installed_units_pass_systemd_analyze_verify() {
+    require_rig();
+    let _lock = lock();
+    let out = run(&[
+        "install-units",
+        "--proxy-config",
+        "/etc/kafkactl/proxy.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("kafka-consumer@.service") && t.contains("kafkactl-proxy.service"),
+        "{t}"
+    );
+    let consumer = std::fs::read_to_string(unit_dir().join("kafka-consumer@.service")).unwrap();
+    let binary = kafkactl().canonicalize().unwrap();
+    assert!(
+        consumer.contains(&format!("ExecStart={} worker %i", binary.display())),
+        "{consumer}"
+    );
+    let verify = Command::new("systemd-analyze")
+        .args(["--user", "verify"])
+        .arg(unit_dir().join("kafka-consumer@.service"))
+        .arg(unit_dir().join("kafkactl-proxy.service"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+    install_fake_worker_units();
 }
