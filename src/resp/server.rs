@@ -37,7 +37,10 @@ pub async fn serve(
 ) -> ShutdownReport {
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(shared.options.max_connections));
-    let status = tokio::spawn(report_status(shared.clone()));
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    let status = tokio::spawn(report_status(shared.clone(), local));
 
     loop {
         tokio::select! {
@@ -115,13 +118,15 @@ pub async fn serve(
 }
 
 /// Tells systemd what the proxy is doing, every few seconds.
-async fn report_status(shared: Arc<Shared>) {
+async fn report_status(shared: Arc<Shared>, local: String) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    // The first tick is immediate; READY's own status says enough until the next one.
+    tick.tick().await;
     loop {
         tick.tick().await;
         let snap: std::collections::HashMap<_, _> = shared.stats.snapshot().into_iter().collect();
         crate::notify::status(&format!(
-            "{} connections, {} consumers, {} produced, {} consumed",
+            "listening on {local}: {} connections, {} consumers, {} produced, {} consumed",
             snap["connections.active"],
             snap["consumers.active"],
             snap["producer.messages.delivered"],
