@@ -71,9 +71,13 @@ impl fmt::Display for Instance {
     }
 }
 
-/// Whether `name` is a valid consumer name: `[a-z0-9_]+`, safe in unit names and shells.
+/// Longest consumer name accepted.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Whether `name` is a valid consumer name: `[a-z0-9_]{1,100}`, safe in unit names and shells.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')

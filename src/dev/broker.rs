@@ -47,12 +47,7 @@ impl std::str::FromStr for TopicSpec {
             }
             None => (s, None),
         };
-        if name.is_empty()
-            || name.len() > 249
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-        {
+        if !crate::kafka::valid_topic_name(name) {
             return Err(format!(
                 "'{name}' is not a valid topic name (letters, digits, '.', '_', '-'; at most 249)"
             ));

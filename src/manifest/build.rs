@@ -1071,11 +1071,7 @@ fn looks_like_number_or_bool(text: &str) -> bool {
 
 /// `[a-z0-9_]{1,MAX_NAME_LEN}`: safe in unit names, file names and shells.
 pub(crate) fn is_consumer_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    crate::units::valid_name(name)
 }
 
 fn is_role_name(name: &str) -> bool {
@@ -1086,16 +1082,7 @@ fn is_role_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-/// Kafka's rule: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
-pub(crate) fn is_topic_name(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 249
-        && topic != "."
-        && topic != ".."
-        && topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
+pub(crate) use crate::kafka::valid_topic_name as is_topic_name;
 
 /// `PriceDrops` -> `price_drops`, `price-drops` -> `price_drops`: a hint for bad names.
 fn snake_case(name: &str) -> String {

@@ -34,7 +34,7 @@ pub const MAX_SCALE: u32 = 64;
 /// Instances per host when neither the consumer nor `defaults:` gives `scale`.
 pub const DEFAULT_SCALE: u32 = 1;
 /// Longest consumer, role or app name.
-pub const MAX_NAME_LEN: usize = 100;
+pub use crate::units::MAX_NAME_LEN;
 /// Largest `batch.max_size` (the proxy's `BLMPOP` takes at most as many).
 pub const MAX_BATCH_SIZE: u32 = 10_000;
 /// Default `batch.max_size`: one message at a time.
