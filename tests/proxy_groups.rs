@@ -70,8 +70,9 @@ fn two_consumers_of_one_group_split_the_partitions() {
     // Both join before anything is produced, so each ends up owning two partitions.
     assert_eq!(blpop(&mut a, "topics:split", 1), None);
     assert_eq!(blpop(&mut b, "topics:split", 1), None);
+    // Keyed, so the messages spread over all four partitions.
     let sent = values("split", 200);
-    produce(&proxy, "split", &sent);
+    produce_spread(&proxy, "split", &sent);
     let mut got_a = Vec::new();
     let mut got_b = Vec::new();
     let start = Instant::now();
@@ -79,14 +80,14 @@ fn two_consumers_of_one_group_split_the_partitions() {
         got_a.extend(drain(
             &mut a,
             "topics:split",
-            1,
+            50,
             true,
             Duration::from_secs(1),
         ));
         got_b.extend(drain(
             &mut b,
             "topics:split",
-            1,
+            50,
             true,
             Duration::from_secs(1),
         ));

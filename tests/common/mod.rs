@@ -338,14 +338,25 @@ pub fn blpop(raw: &mut Raw, key: &str, timeout_secs: u64) -> Option<Msg> {
 }
 
 /// Produces `values` to `topic` through a fresh connection and waits until delivered.
+/// Keyless, so librdkafka's sticky partitioner may put a quick burst in one partition.
 pub fn produce(proxy: &Proxy, topic: &str, values: &[String]) {
+    produce_to(proxy, topic, values, false);
+}
+
+/// Produces `values` keyed by themselves, so they spread over the topic's partitions.
+pub fn produce_spread(proxy: &Proxy, topic: &str, values: &[String]) {
+    produce_to(proxy, topic, values, true);
+}
+
+fn produce_to(proxy: &Proxy, topic: &str, values: &[String], keyed: bool) {
     let mut raw = proxy.raw();
     for v in values {
-        raw.send(&[
-            b"RPUSHX",
-            format!("topics:{topic}").as_bytes(),
-            v.as_bytes(),
-        ]);
+        let target = if keyed {
+            format!("topics:{topic}:{v}")
+        } else {
+            format!("topics:{topic}")
+        };
+        raw.send(&[b"RPUSHX", target.as_bytes(), v.as_bytes()]);
     }
     for _ in values {
         assert_eq!(raw.read(), Some(Frame::Integer(1)));
