@@ -622,85 +622,79 @@ impl Checker<'_> {
     }
 
     fn kafka(&mut self, node: &Node) -> Vec<(String, String)> {
-        let Some(entries) = self.map(
+        self.scalar_map(
             node,
             "kafka",
             "a mapping of librdkafka properties such as `fetch.max.bytes: 1048576`",
-        ) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for e in entries {
-            let key = &e.key;
-            if let Some((_, why)) = RESERVED_KAFKA.iter().find(|(k, _)| k == key) {
-                self.err(
-                    e.key_pos,
-                    format!("kafka property `{key}` cannot be set here: {why}"),
-                );
-                continue;
-            }
-            if key.is_empty()
-                || !key
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
-            {
-                self.err(
-                    e.key_pos,
+            |key| {
+                if let Some((_, why)) = RESERVED_KAFKA.iter().find(|(k, _)| *k == key) {
+                    return Some(format!("kafka property `{key}` cannot be set here: {why}"));
+                }
+                let valid = !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c));
+                (!valid).then(|| {
                     format!(
                         "kafka property names are librdkafka's: a-z, 0-9, `.`, `_` and `-`, \
                          such as `fetch.max.bytes`; got {key:?}"
-                    ),
-                );
-                continue;
-            }
-            match &e.value.value {
-                Value::Scalar { text, .. } => out.push((key.clone(), text.clone())),
-                _ => self.err(
-                    e.value.pos,
-                    format!(
-                        "kafka property `{key}` must be a string, number or boolean, got {}",
-                        describe(&e.value)
-                    ),
-                ),
-            }
-        }
-        out
+                    )
+                })
+            },
+            |key| format!("kafka property `{key}` must be a string, number or boolean"),
+        )
     }
 
     fn env(&mut self, node: &Node) -> Vec<(String, String)> {
-        let Some(entries) = self.map(
+        self.scalar_map(
             node,
             "env",
             "a mapping of environment variables such as `RAILS_ENV: production`",
-        ) else {
+            |key| {
+                let valid = key
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                (!valid).then(|| {
+                    format!(
+                        "environment variable names must match [A-Za-z_][A-Za-z0-9_]*, got {key:?}"
+                    )
+                })
+            },
+            |key| {
+                format!(
+                    "env `{key}` must be a string, number or boolean (write \"\" for an \
+                     empty value)"
+                )
+            },
+        )
+    }
+
+    /// A mapping of names to scalar values (`kafka:`, `env:`): `bad_key` explains a name
+    /// that is not allowed, `bad_value` starts the message for a value that is not a scalar.
+    fn scalar_map(
+        &mut self,
+        node: &Node,
+        field: &str,
+        expected: &str,
+        bad_key: impl Fn(&str) -> Option<String>,
+        bad_value: impl Fn(&str) -> String,
+    ) -> Vec<(String, String)> {
+        let Some(entries) = self.map(node, field, expected) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for e in entries {
-            let key = &e.key;
-            let valid = key
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                self.err(
-                    e.key_pos,
-                    format!(
-                        "environment variable names must match [A-Za-z_][A-Za-z0-9_]*, got {key:?}"
-                    ),
-                );
+            if let Some(why) = bad_key(&e.key) {
+                self.err(e.key_pos, why);
                 continue;
             }
             match &e.value.value {
-                Value::Scalar { text, .. } => out.push((key.clone(), text.clone())),
+                Value::Scalar { text, .. } => out.push((e.key.clone(), text.clone())),
                 _ => self.err(
                     e.value.pos,
-                    format!(
-                        "env `{key}` must be a string, number or boolean (write \"\" for an \
-                         empty value), got {}",
-                        describe(&e.value)
-                    ),
+                    format!("{}, got {}", bad_value(&e.key), describe(&e.value)),
                 ),
             }
         }
