@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Quickstart: builds kafkactl, starts a local Kafka-protocol broker (`kafkactl dev broker`) and
-# the proxy, then shows a produce -> consume -> ack roundtrip through redis-cli.
+# Quickstart: builds kafkactl, starts a local Kafka-protocol broker (`kafkactl dev broker`), a
+# systemd user manager (scripts/systemd-user.sh), installs kafkactl's units into it and runs
+# the proxy as kafkactl-proxy.service (Type=notify), then shows a produce -> consume -> ack
+# roundtrip through redis-cli.
 #   scripts/quickstart.sh        start everything (idempotent) and run the demo
 #   scripts/quickstart.sh down   stop what it started
 # Settings: KAFKACTL_PROXY_PORT (default 6380).
@@ -27,7 +29,11 @@ stop_one() {
 }
 
 down() {
-  stop_one proxy
+  if [ -S /run/user/$(id -u)/bus ]; then
+    eval "$(bash scripts/systemd-user.sh env)"
+    systemctl --user stop kafkactl-proxy.service 2>/dev/null && say "stopped kafkactl-proxy.service"
+  fi
+  stop_one proxy # a proxy started by an older quickstart
   stop_one broker
   rm -f "$RUN/bootstrap"
 }
@@ -55,14 +61,25 @@ fi
 BOOTSTRAP=$(cat "$RUN/bootstrap")
 echo "    bootstrap servers: $BOOTSTRAP"
 
-if ! alive "$RUN/proxy.pid"; then
-  say "starting kafkactl proxy on 127.0.0.1:$PORT"
-  setsid "$BIN" proxy --listen "127.0.0.1:$PORT" --config examples/proxy.dev.json \
-    --brokers "$BOOTSTRAP" </dev/null >"$RUN/proxy.out" 2>"$RUN/proxy.log" &
-  echo $! >"$RUN/proxy.pid"
-  for _ in $(seq 1 100); do redis-cli -p "$PORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
+say "starting a systemd user manager (reused when already running)"
+bash scripts/systemd-user.sh start
+eval "$(bash scripts/systemd-user.sh env)"
+
+say "installing kafkactl's units and starting kafkactl-proxy.service on 127.0.0.1:$PORT"
+# The proxy's config: the dev config with this broker's address.
+sed "s|\"bootstrap.servers\": \"[^\"]*\"|\"bootstrap.servers\": \"$BOOTSTRAP\"|" \
+  examples/proxy.dev.json >"$RUN/proxy.json"
+"$BIN" --user -f examples/kafka_consumers.yml install-units --proxy-config "$RUN/proxy.json" \
+  --workdir "$ROOT" | sed 's/^/    /'
+systemctl --user set-environment "KAFKACTL_PROXY_LISTEN=127.0.0.1:$PORT"
+# Restart: the broker's address may have changed since the last run.
+if ! systemctl --user restart kafkactl-proxy.service; then
+  systemctl --user status kafkactl-proxy.service --no-pager >&2 || true
+  echo "kafkactl-proxy.service did not start (is port $PORT taken?)" >&2
+  exit 1
 fi
-redis-cli -p "$PORT" PING >/dev/null 2>&1 || { echo "proxy did not start; see $RUN/proxy.log" >&2; exit 1; }
+systemctl --user status kafkactl-proxy.service --no-pager 2>/dev/null | grep -E "Loaded|Active|Status|Main PID" | sed 's/^/    /'
+redis-cli -p "$PORT" PING >/dev/null 2>&1 || { echo "proxy does not answer on $PORT" >&2; exit 1; }
 
 VALUE="Hello there! ($(date +%T))"
 say "produce:  redis-cli RPUSHX topics:greetings \"$VALUE\""
@@ -93,6 +110,7 @@ send "QUIT"; recv >/dev/null || true
 
 say "stats:    redis-cli HGETALL stats"
 redis-cli -p "$PORT" HGETALL stats | paste - - | awk '{ printf "    %-30s %s\n", $1, $2 }'
-say "roundtrip OK. The broker and proxy keep running:"
-echo "    redis-cli -p $PORT         # talk to the proxy"
-echo "    scripts/quickstart.sh down  # stop them"
+say "roundtrip OK. The broker and the proxy keep running:"
+echo "    redis-cli -p $PORT                              # talk to the proxy"
+echo "    eval \"\$(scripts/systemd-user.sh env)\"; systemctl --user status kafkactl-proxy"
+echo "    scripts/quickstart.sh down                       # stop them"
