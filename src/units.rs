@@ -164,10 +164,12 @@ pub struct UnitSettings {
 
 /// Sandboxing settings a user manager cannot apply (they need mount namespaces or privileges
 /// it lacks: the unit then fails with status 226/NAMESPACE); user-scope units go without.
-pub const SYSTEM_ONLY_SETTINGS: [&str; 14] = [
+pub const SYSTEM_ONLY_SETTINGS: [&str; 16] = [
     "DynamicUser",
     "PrivateTmp",
     "PrivateDevices",
+    "PrivateMounts",
+    "ProtectProc",
     "ProtectSystem",
     "ProtectHome",
     "ProtectKernelTunables",
