@@ -19,3 +19,4 @@ pub mod resp;
 pub mod stats;
 pub mod systemd;
 pub mod units;
+pub mod worker;
