@@ -17,6 +17,17 @@ fn show(unit: &str, property: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Stops the transient unit even when an assertion fails first.
+struct StopOnDrop(String);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("systemctl")
+            .args(["--user", "stop", &self.0])
+            .status();
+    }
+}
+
 #[test]
 fn the_proxy_is_a_type_notify_service() {
     assert!(
@@ -50,6 +61,7 @@ fn the_proxy_is_a_type_notify_service() {
         .arg(dev_config())
         .output()
         .unwrap();
+    let _cleanup = StopOnDrop(unit.clone());
     assert!(
         out.status.success(),
         "{}",
