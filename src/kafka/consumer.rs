@@ -125,32 +125,29 @@ impl ProxyConsumer {
         }
     }
 
-    /// Closes the consumer on a blocking thread: stored offsets are committed and the member
-    /// leaves its group. The server's shutdown waits for this.
-    pub fn close(mut self) {
-        let consumer = self.consumer.take();
-        let tracked = self.tracked.take();
-        let stats = self.stats.clone();
-        tokio::task::spawn_blocking(move || {
-            drop(consumer);
-            Stats::decr(&stats.consumers_active);
-            drop(tracked);
-        });
+    /// Closes the consumer off the async runtime: stored offsets are committed and the member
+    /// leaves its group. The server's shutdown waits for this. (Dropping does the same.)
+    pub fn close(self) {
+        drop(self);
     }
 }
 
 impl Drop for ProxyConsumer {
     fn drop(&mut self) {
-        if self.consumer.is_some() {
-            // Dropped without close() (a panic path): still close it off the runtime.
-            let consumer = self.consumer.take();
-            let tracked = self.tracked.take();
-            let stats = self.stats.clone();
-            std::thread::spawn(move || {
-                drop(consumer);
-                Stats::decr(&stats.consumers_active);
-                drop(tracked);
-            });
+        let Some(consumer) = self.consumer.take() else {
+            return;
+        };
+        let tracked = self.tracked.take();
+        let stats = self.stats.clone();
+        // Closing blocks until the group is left, so it never runs on a runtime thread.
+        let close = move || {
+            drop(consumer);
+            Stats::decr(&stats.consumers_active);
+            drop(tracked);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(close)),
+            Err(_) => drop(std::thread::spawn(close)),
         }
     }
 }
