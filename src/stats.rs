@@ -12,16 +12,9 @@ macro_rules! counters {
         }
 
         impl Stats {
-            /// Every counter as (name, value), in a stable order.
-            pub fn snapshot(&self) -> Vec<(&'static str, i64)> {
-                vec![ $( ($name, self.$field.load(Ordering::Relaxed)), )* ]
-            }
-
-            fn field_by_name(&self, name: &str) -> Option<&AtomicI64> {
-                match name {
-                    $( $name => Some(&self.$field), )*
-                    _ => None,
-                }
+            /// Every counter with its name, in a stable order.
+            fn fields(&self) -> Vec<(&'static str, &AtomicI64)> {
+                vec![ $( ($name, &self.$field), )* ]
             }
         }
     };
@@ -85,13 +78,19 @@ impl Stats {
         counter.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Every counter as (name, value), in a stable order.
+    pub fn snapshot(&self) -> Vec<(&'static str, i64)> {
+        self.fields()
+            .into_iter()
+            .map(|(name, value)| (name, value.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     /// Resets every counter except the gauges.
     pub fn reset(&self) {
-        for (name, _) in self.snapshot() {
+        for (name, value) in self.fields() {
             if !Self::GAUGES.contains(&name) {
-                if let Some(field) = self.field_by_name(name) {
-                    field.store(0, Ordering::Relaxed);
-                }
+                value.store(0, Ordering::Relaxed);
             }
         }
     }

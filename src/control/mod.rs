@@ -54,15 +54,6 @@ pub trait Progress: Sync {
     fn finish(&self);
 }
 
-/// A [`Progress`] that says nothing.
-pub struct Quiet;
-
-impl Progress for Quiet {
-    fn begin(&self, _total: usize) {}
-    fn done(&self, _result: &ActionResult) {}
-    fn finish(&self) {}
-}
-
 /// Reads the consumer instances systemd knows: loaded ones (with their state) and enabled
 /// ones (enabled instances are loaded once systemd has reloaded, as their target wants them).
 pub async fn observe<S: SystemdManager>(systemd: &S) -> Result<Vec<Observed>, SystemdError> {

@@ -149,23 +149,6 @@ impl MockBroker {
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap
     }
-
-    /// Takes broker `id` (1-based) down or brings it back up: for reliability drills.
-    pub fn set_broker_up(&self, id: i32, up: bool) -> Result<()> {
-        let mock = self.raw()?;
-        // SAFETY: as in `start`.
-        let err = unsafe {
-            if up {
-                rdsys::rd_kafka_mock_broker_set_up(mock, id)
-            } else {
-                rdsys::rd_kafka_mock_broker_set_down(mock, id)
-            }
-        };
-        if err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            bail!("cannot change broker {id}: {err:?}");
-        }
-        Ok(())
-    }
 }
 
 /// Runs the broker until `shutdown` fires: prints and writes the bootstrap address, then waits.

@@ -207,6 +207,13 @@ async fn run_session(conn: &mut Connection, session: &mut Session) -> std::io::R
     }
 }
 
+/// Appends `+line\r\n` (MONITOR lines never contain CR or LF: arguments are quoted).
+fn push_status_line(out: &mut bytes::BytesMut, line: &[u8]) {
+    out.extend_from_slice(b"+");
+    out.extend_from_slice(line);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Streams MONITOR lines until the client leaves, sends QUIT, or shutdown.
 async fn stream_monitor(conn: &mut Connection, shared: &Shared) -> std::io::Result<()> {
     let mut lines = shared.monitor.subscribe();
@@ -215,18 +222,12 @@ async fn stream_monitor(conn: &mut Connection, shared: &Shared) -> std::io::Resu
             _ = shared.shutdown.connections.cancelled() => return Ok(()),
             line = lines.recv() => match line {
                 Ok(line) => {
-                    let out = conn.output();
-                    out.extend_from_slice(b"+");
-                    out.extend_from_slice(&line);
-                    out.extend_from_slice(b"\r\n");
+                    push_status_line(conn.output(), &line);
                     // Batch whatever else is already waiting into the same write.
-                    while let Ok(more) = lines.try_recv() {
-                        let out = conn.output();
-                        out.extend_from_slice(b"+");
-                        out.extend_from_slice(&more);
-                        out.extend_from_slice(b"\r\n");
-                        if out.len() >= FLUSH_THRESHOLD {
-                            break;
+                    while conn.output().len() < FLUSH_THRESHOLD {
+                        match lines.try_recv() {
+                            Ok(more) => push_status_line(conn.output(), &more),
+                            Err(_) => break,
                         }
                     }
                     conn.flush().await?;

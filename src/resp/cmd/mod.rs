@@ -42,9 +42,10 @@ pub fn may_block(name: &[u8]) -> bool {
 
 /// Runs one request (`args[0]` is the command name, `args` is non-empty).
 pub async fn execute(args: &[Bytes], session: &mut Session, out: &mut BytesMut) -> Flow {
-    let shared = session.shared().clone();
-    if shared.monitor.active() {
-        shared.monitor.publish(&session.id(), args);
+    // Every command pays only this check when nobody runs MONITOR.
+    let monitor = &session.shared().monitor;
+    if monitor.active() {
+        monitor.publish(&session.id(), args);
     }
     let name = args[0].to_ascii_uppercase();
     if !session.authenticated && name != b"AUTH" && name != b"QUIT" {
