@@ -180,9 +180,14 @@ async fn run_session(conn: &mut Connection, session: &mut Session) -> std::io::R
             }
             match cmd::execute(&args, session, conn.output()).await {
                 Flow::Continue => {}
-                other => {
+                Flow::Monitor => {
+                    // The +OK goes out only once the subscription exists (see
+                    // stream_monitor), so no command after it can be missed.
+                    return Ok(Flow::Monitor);
+                }
+                Flow::Close => {
                     conn.flush().await?;
-                    return Ok(other);
+                    return Ok(Flow::Close);
                 }
             }
             if conn.output().len() >= FLUSH_THRESHOLD {
@@ -217,6 +222,9 @@ fn push_status_line(out: &mut bytes::BytesMut, line: &[u8]) {
 /// Streams MONITOR lines until the client leaves, sends QUIT, or shutdown.
 async fn stream_monitor(conn: &mut Connection, shared: &Shared) -> std::io::Result<()> {
     let mut lines = shared.monitor.subscribe();
+    // The MONITOR reply (and anything pipelined before it) is still buffered: a client that
+    // acts on +OK is now sure to see every later command.
+    conn.flush().await?;
     loop {
         tokio::select! {
             _ = shared.shutdown.connections.cancelled() => return Ok(()),
