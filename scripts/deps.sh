@@ -7,7 +7,7 @@ PKGS=(
   # build: rdkafka's bundled librdkafka (cmake-build feature)
   cmake build-essential pkg-config libssl-dev zlib1g-dev libcurl4-openssl-dev
   # tests: real peers over real protocols
-  dbus openssh-server ruby ruby-redis redis-tools procps bc
+  dbus openssh-server ruby ruby-redis redis-tools procps bc python3
 )
 
 missing=()
