@@ -89,21 +89,45 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s V
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s c -l consumer -d 'Consumer name' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'JSON for programs'"
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l known-hosts -d 'The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s i -l identity -d 'SSH private key for hosts whose manifest entry names none [default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l connect-timeout -d 'Seconds to connect to and authenticate with one host' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l parallel -d 'Hosts worked on at once' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l fleet -d 'Every host of the manifest (`hosts:` and `roles:`) instead of this one'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l accept-new-host-keys -d 'Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l batch-size -d 'Most instances of one consumer restarted at once across the fleet (never all of them)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l known-hosts -d 'The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s i -l identity -d 'SSH private key for hosts whose manifest entry names none [default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l connect-timeout -d 'Seconds to connect to and authenticate with one host' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l parallel -d 'Hosts worked on at once' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l dry-run -d 'Print the plan and change nothing (exit 2 when changes are pending)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l dry-run -d 'Print the plan and change nothing (exit 2 when a host has drifted from the manifest)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l prune -d 'Stop and disable instances of consumers the manifest does not list (orphans)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l no-restart -d 'Leave running instances running (no rolling restart)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l accept-new-host-keys -d 'Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l proxy-config -d 'The proxy\'s Rafka JSON config, for kafkactl-proxy.service' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l workdir -d 'The app\'s root, where consumers\' handler commands run (default: the current directory)' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l kafkactl -d 'The kafkactl binary the units run (default: this one\'s path; with --hosts, a path on the hosts)' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l known-hosts -d 'The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s i -l identity -d 'SSH private key for hosts whose manifest entry names none [default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l connect-timeout -d 'Seconds to connect to and authenticate with one host' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l parallel -d 'Hosts worked on at once' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l fleet -d 'Every host of the manifest (`hosts:` and `roles:`) instead of this one'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l accept-new-host-keys -d 'Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand install-units" -s V -l version -d 'Print version'

@@ -133,9 +133,17 @@ _arguments "${_arguments_options[@]}" : \
 json\:"JSON for programs"))' \
 '--output=[Output format]:OUTPUT:((table\:"A table for people"
 json\:"JSON for programs"))' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -145,10 +153,20 @@ json\:"JSON for programs"))' \
 ;;
 (deploy)
 _arguments "${_arguments_options[@]}" : \
+'--batch-size=[Most instances of one consumer restarted at once across the fleet (never all of them)]:BATCH_SIZE:_default' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
-'--dry-run[Print the plan and change nothing (exit 2 when changes are pending)]' \
+'--dry-run[Print the plan and change nothing (exit 2 when a host has drifted from the manifest)]' \
+'--prune[Stop and disable instances of consumers the manifest does not list (orphans)]' \
+'--no-restart[Leave running instances running (no rolling restart)]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -160,9 +178,18 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--proxy-config=[The proxy'\''s Rafka JSON config, for kafkactl-proxy.service]:PROXY_CONFIG:_files' \
 '--workdir=[The app'\''s root, where consumers'\'' handler commands run (default\: the current directory)]:WORKDIR:_files' \
+'--kafkactl=[The kafkactl binary the units run (default\: this one'\''s path; with --hosts, a path on the hosts)]:PATH:_files' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
 '--help[Print help]' \

@@ -4,9 +4,10 @@
 set -euo pipefail
 
 PKGS=(
-  # build: rdkafka's bundled librdkafka (cmake-build feature)
+  # build: rdkafka's bundled librdkafka (cmake-build feature); ssh2's libssh2 is built from
+  # source too and needs only libssl-dev and zlib1g-dev
   cmake build-essential pkg-config libssl-dev zlib1g-dev libcurl4-openssl-dev
-  # tests: real peers over real protocols
+  # tests: real peers over real protocols (openssh-server: the fleet rig's sshd per test host)
   dbus openssh-server ruby ruby-redis redis-tools procps bc python3
 )
 

@@ -17,6 +17,13 @@ echo "== systemd user manager (test rig)"
 bash scripts/systemd-user.sh start
 eval "$(bash scripts/systemd-user.sh env)"
 
+echo "== fleet of test hosts (test rig: users h1..h3, each with a user manager and an sshd)"
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/fleet-rig.sh start
+else
+  echo "not root: the fleet rig cannot be set up, so tests/fleet.rs will fail (run as root)"
+fi
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --profile ci "$@"

@@ -150,6 +150,38 @@ pub struct StatusArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// How fleet commands reach their hosts over SSH.
+#[derive(Debug, Clone, Args)]
+pub struct SshArgs {
+    /// Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default
+    /// the manifest's hosts)
+    #[arg(long = "hosts", value_name = "HOST", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]
+    #[arg(long, env = "KAFKACTL_KNOWN_HOSTS", value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept the key of a host not in known_hosts yet, and record it there (a changed key is
+    /// refused regardless)
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// SSH private key for hosts whose manifest entry names none [default: ssh-agent, then
+    /// ~/.ssh/id_ed25519, id_ecdsa, id_rsa]
+    #[arg(short = 'i', long, env = "KAFKACTL_SSH_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Seconds to connect to and authenticate with one host
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+    /// Hosts worked on at once
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallel: u32,
 }
 
 /// `kafkactl install-units`
@@ -161,14 +193,36 @@ pub struct InstallArgs {
     /// The app's root, where consumers' handler commands run (default: the current directory)
     #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// The kafkactl binary the units run (default: this one's path; with --hosts, a path on
+    /// the hosts)
+    #[arg(long, value_name = "PATH")]
+    pub kafkactl: Option<PathBuf>,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 /// `kafkactl deploy`
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Print the plan and change nothing (exit 2 when changes are pending)
+    /// Print the plan and change nothing (exit 2 when a host has drifted from the manifest)
     #[arg(long)]
     pub dry_run: bool,
+    /// Stop and disable instances of consumers the manifest does not list (orphans)
+    #[arg(long)]
+    pub prune: bool,
+    /// Most instances of one consumer restarted at once across the fleet (never all of them)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub batch_size: u32,
+    /// Leave running instances running (no rolling restart)
+    #[arg(long)]
+    pub no_restart: bool,
+    /// How to reach the hosts
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 /// `kafkactl completions`

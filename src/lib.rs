@@ -3,13 +3,16 @@
 //! One binary with three jobs:
 //! - `kafkactl proxy` ([`proxy`], [`resp`], [`kafka`]): a Kafka gateway that speaks Rafka's
 //!   subset of the Redis protocol, so Redis clients and rafka-rb work unchanged;
-//! - `kafkactl worker` and the control plane (`spawn`, `status`, `deploy`, ...): not yet built;
+//! - `kafkactl worker`: not yet built;
+//! - the control plane on this host ([`control`], [`systemd`], [`plan`]) and across a fleet
+//!   over SSH ([`fleet`], [`transport`]): `spawn`, `status`, `deploy`, ...;
 //! - `kafkactl dev broker` ([`dev`]): librdkafka's mock cluster for the quickstart and tests.
 
 pub mod cli;
 pub mod control;
 pub mod dev;
 pub mod error;
+pub mod fleet;
 pub mod kafka;
 pub mod manifest;
 pub mod notify;
@@ -18,5 +21,6 @@ pub mod proxy;
 pub mod resp;
 pub mod stats;
 pub mod systemd;
+pub mod transport;
 pub mod units;
 pub mod worker;

@@ -7,6 +7,7 @@ use kafkactl::cli::{Cli, Command, DevCommand};
 use kafkactl::control::commands::{self, ControlContext};
 use kafkactl::dev::broker::{self, BrokerOptions};
 use kafkactl::error::{exit_code_for, Failure};
+use kafkactl::fleet;
 use kafkactl::plan::Step;
 use kafkactl::systemd::Scope;
 use std::io::IsTerminal;
@@ -81,7 +82,6 @@ fn run(cli: Cli) -> Result<()> {
             .await
         }),
         Command::Worker(_) => not_yet("worker", 4),
-        Command::Deploy(_) => not_yet("deploy", 5),
         control => {
             let ctx = ControlContext {
                 scope: if cli.user { Scope::User } else { Scope::System },
@@ -113,6 +113,17 @@ impl std::fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 async fn run_control(ctx: &ControlContext, command: Command) -> Result<u8> {
+    // Fleet commands reach their hosts over SSH; nothing local is needed.
+    match &command {
+        Command::Deploy(args) => return fleet::commands::deploy_command(ctx, args).await,
+        Command::Status(args) if fleet::commands::wants_fleet(&args.ssh, args.fleet) => {
+            return fleet::commands::status(ctx, args).await
+        }
+        Command::InstallUnits(args) if fleet::commands::wants_fleet(&args.ssh, args.fleet) => {
+            return fleet::commands::install_units(ctx, args).await
+        }
+        _ => {}
+    }
     let systemd = commands::connect(ctx.scope).await?;
     match command {
         Command::Spawn(args) => commands::spawn(ctx, &systemd, &args).await,

@@ -36,7 +36,7 @@ impl ControlContext {
     }
 
     /// Loads and validates the manifest; `Ok(None)` when it is optional and absent.
-    fn manifest(&self, required: bool) -> Result<Option<Manifest>> {
+    pub fn manifest(&self, required: bool) -> Result<Option<Manifest>> {
         if !self.manifest.exists() && !required && !self.manifest_explicit {
             return Ok(None);
         }

@@ -1,0 +1,221 @@
+//! The fleet: which hosts a command acts on and what each should run (from the manifest's
+//! hosts and roles, or `--hosts`), fleet-wide rolling restart batches, bounded parallel
+//! fan-out, and the fleet commands `deploy`, `status --hosts` and `install-units --hosts`.
+//!
+//! Every host is reached through [`crate::transport`] and driven through the same
+//! [`crate::systemd::DbusSystemd`] and [`crate::control`] code as the local host.
+
+pub mod commands;
+pub mod deploy;
+pub mod report;
+pub mod rolling;
+
+use crate::manifest::{Host, Manifest};
+use crate::plan::Desired;
+use futures::StreamExt;
+use std::future::Future;
+
+/// One host of the fleet and the consumers it should run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetHost {
+    /// How to reach it.
+    pub host: Host,
+    /// Every consumer placed on it, with its scale (scale 0 included: known but stopped).
+    pub desired: Vec<Desired>,
+}
+
+impl FleetHost {
+    /// `user@address:port`, the host's name in output.
+    pub fn label(&self) -> String {
+        self.host.to_string()
+    }
+}
+
+/// Parses `--hosts` entries (`[user@]address[:port]`).
+pub fn parse_hosts(entries: &[String]) -> Result<Vec<Host>, String> {
+    entries
+        .iter()
+        .map(|e| Host::parse(e.trim()).map_err(|why| format!("--hosts entry '{e}': {why}")))
+        .collect()
+}
+
+/// Whether `wanted` (from `--hosts`) names `host`: same address and port, and the same user
+/// when `wanted` gives one.
+fn names(wanted: &Host, host: &Host) -> bool {
+    wanted.address == host.address
+        && wanted.port == host.port
+        && (wanted.user.is_none() || wanted.user == host.user)
+}
+
+/// The hosts to act on and what each runs.
+///
+/// Without `--hosts` (`selected` empty): every host of the manifest's fleet, each with the
+/// consumers placed on it. With `--hosts`: when the manifest names hosts, each entry must be
+/// one of them (matched by address and port; its manifest entry supplies user and identity
+/// file unless the entry gives a user) and gets what the manifest places there; when the
+/// manifest names no host at all, every consumer goes to every listed host.
+pub fn targets(manifest: &Manifest, selected: &[Host]) -> Result<Vec<FleetHost>, String> {
+    let fleet = manifest.fleet();
+    let desired_on = |host: &Host| -> Vec<Desired> {
+        manifest
+            .consumers
+            .iter()
+            .filter(|c| {
+                fleet.is_empty()
+                    || manifest
+                        .hosts_for(c)
+                        .iter()
+                        .any(|h| h.same_target(host) || names(host, h))
+            })
+            .map(|c| Desired {
+                name: c.name.clone(),
+                scale: c.scale,
+            })
+            .collect()
+    };
+    if selected.is_empty() {
+        if fleet.is_empty() {
+            return Err(format!(
+                "{} names no hosts: add `hosts:` or `roles:` to it, or pass --hosts",
+                manifest.path.display()
+            ));
+        }
+        return Ok(fleet
+            .iter()
+            .map(|h| FleetHost {
+                host: (*h).clone(),
+                desired: desired_on(h),
+            })
+            .collect());
+    }
+    let mut out: Vec<FleetHost> = Vec::new();
+    for wanted in selected {
+        let host = if fleet.is_empty() {
+            wanted.clone()
+        } else {
+            let known = fleet.iter().find(|h| names(wanted, h)).ok_or_else(|| {
+                format!(
+                    "--hosts: {wanted} is not a host of {} (its hosts: {})",
+                    manifest.path.display(),
+                    fleet
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let mut host = (*known).clone();
+            if wanted.user.is_some() {
+                host.user = wanted.user.clone();
+            }
+            host
+        };
+        if out.iter().any(|t| t.host.same_target(&host)) {
+            continue;
+        }
+        let desired = desired_on(&host);
+        out.push(FleetHost { host, desired });
+    }
+    Ok(out)
+}
+
+/// Runs `work` for every item, at most `parallel` at once, and returns the results in input
+/// order. One item's failure or slowness does not hold up the others beyond the bound.
+pub async fn fan_out<T, R, F, Fut>(items: Vec<T>, parallel: usize, work: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = R>,
+{
+    futures::stream::iter(items.into_iter().map(work))
+        .buffered(parallel.max(1))
+        .collect()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn manifest(text: &str) -> Manifest {
+        Manifest::parse(text, Path::new("fleet.yml")).unwrap()
+    }
+
+    fn names_of(targets: &[FleetHost]) -> Vec<String> {
+        targets.iter().map(FleetHost::label).collect()
+    }
+
+    fn desired(t: &FleetHost) -> Vec<String> {
+        t.desired
+            .iter()
+            .map(|d| format!("{}={}", d.name, d.scale))
+            .collect()
+    }
+
+    const ROLES: &str = "\
+roles:
+  consumers: [h1@127.0.0.11:2211, h2@127.0.0.12:2212]
+  batch: [h3@127.0.0.13:2213]
+consumers:
+  - {name: orders, scale: 2, role: consumers}
+  - {name: reports, role: batch}
+  - {name: audit, scale: 0}
+";
+
+    #[test]
+    fn every_fleet_host_gets_what_is_placed_on_it() {
+        let t = targets(&manifest(ROLES), &[]).unwrap();
+        assert_eq!(
+            names_of(&t),
+            [
+                "h3@127.0.0.13:2213",
+                "h1@127.0.0.11:2211",
+                "h2@127.0.0.12:2212"
+            ]
+        );
+        assert_eq!(desired(&t[0]), ["reports=1", "audit=0"]);
+        assert_eq!(desired(&t[1]), ["orders=2", "audit=0"]);
+    }
+
+    #[test]
+    fn hosts_select_from_the_manifest_by_address_and_port() {
+        let m = manifest(ROLES);
+        let t = targets(&m, &parse_hosts(&["127.0.0.12:2212".into()]).unwrap()).unwrap();
+        assert_eq!(names_of(&t), ["h2@127.0.0.12:2212"]);
+        assert_eq!(desired(&t[0]), ["orders=2", "audit=0"]);
+        let err = targets(&m, &parse_hosts(&["10.9.9.9".into()]).unwrap()).unwrap_err();
+        assert!(err.contains("is not a host of fleet.yml"), "{err}");
+    }
+
+    #[test]
+    fn without_manifest_hosts_everything_goes_to_the_listed_hosts() {
+        let m = manifest("- name: a\n  scale: 2\n");
+        let hosts = parse_hosts(&[
+            "x@10.0.0.1".into(),
+            "x@10.0.0.1".into(),
+            "10.0.0.2:2222".into(),
+        ])
+        .unwrap();
+        let t = targets(&m, &hosts).unwrap();
+        assert_eq!(names_of(&t), ["x@10.0.0.1:22", "10.0.0.2:2222"]);
+        assert_eq!(desired(&t[1]), ["a=2"]);
+        let err = targets(&m, &[]).unwrap_err();
+        assert!(err.contains("names no hosts"), "{err}");
+    }
+
+    #[test]
+    fn bad_host_entries_are_named() {
+        let err = parse_hosts(&["a@b@c".into()]).unwrap_err();
+        assert!(err.contains("'a@b@c'"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn fan_out_keeps_input_order() {
+        let out = fan_out(vec![3u64, 1, 2], 2, |n| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(n)).await;
+            n * 10
+        })
+        .await;
+        assert_eq!(out, [30, 10, 20]);
+    }
+}
