@@ -56,6 +56,12 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s f -l manifes
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l brokers -d 'Kafka bootstrap servers, overriding the manifest\'s `brokers:`' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l statsd -d 'Send metrics to this statsd HOST:PORT, overriding the manifest\'s `statsd:`' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l metrics-listen -d 'Serve Prometheus text metrics on HOST:PORT+N (N is the instance number)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l drain-timeout -d 'After SIGTERM, seconds the batch in flight may still take' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l handler-grace -d 'Seconds the handler may take to exit after `shutdown`, before SIGKILL' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l ready-timeout -d 'Seconds the handler may take to answer `init`' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand worker" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'

@@ -56,6 +56,12 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (worker)
 _arguments "${_arguments_options[@]}" : \
+'--brokers=[Kafka bootstrap servers, overriding the manifest'\''s \`brokers\:\`]:BROKERS:_default' \
+'--statsd=[Send metrics to this statsd HOST\:PORT, overriding the manifest'\''s \`statsd\:\`]:STATSD:_default' \
+'--metrics-listen=[Serve Prometheus text metrics on HOST\:PORT+N (N is the instance number)]:METRICS_LISTEN:_default' \
+'--drain-timeout=[After SIGTERM, seconds the batch in flight may still take]:DRAIN_TIMEOUT:_default' \
+'--handler-grace=[Seconds the handler may take to exit after \`shutdown\`, before SIGKILL]:HANDLER_GRACE:_default' \
+'--ready-timeout=[Seconds the handler may take to answer \`init\`]:READY_TIMEOUT:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \

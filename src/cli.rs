@@ -112,6 +112,24 @@ pub struct ProxyArgs {
 pub struct WorkerArgs {
     /// The instance: NAME:N, as in kafka-consumer@NAME:N
     pub instance: String,
+    /// Kafka bootstrap servers, overriding the manifest's `brokers:`
+    #[arg(long, env = "KAFKACTL_BROKERS")]
+    pub brokers: Option<String>,
+    /// Send metrics to this statsd HOST:PORT, overriding the manifest's `statsd:`
+    #[arg(long, env = "KAFKACTL_STATSD")]
+    pub statsd: Option<String>,
+    /// Serve Prometheus text metrics on HOST:PORT+N (N is the instance number)
+    #[arg(long, env = "KAFKACTL_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// After SIGTERM, seconds the batch in flight may still take
+    #[arg(long, default_value_t = 20)]
+    pub drain_timeout: u64,
+    /// Seconds the handler may take to exit after `shutdown`, before SIGKILL
+    #[arg(long, default_value_t = 5)]
+    pub handler_grace: u64,
+    /// Seconds the handler may take to answer `init`
+    #[arg(long, default_value_t = 60)]
+    pub ready_timeout: u64,
 }
 
 /// `kafkactl spawn`

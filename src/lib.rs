@@ -3,9 +3,10 @@
 //! One binary with three jobs:
 //! - `kafkactl proxy` ([`proxy`], [`resp`], [`kafka`]): a Kafka gateway that speaks Rafka's
 //!   subset of the Redis protocol, so Redis clients and rafka-rb work unchanged;
-//! - `kafkactl worker`: not yet built;
-//! - the control plane on this host ([`control`], [`systemd`], [`plan`]) and across a fleet
-//!   over SSH ([`fleet`], [`transport`]): `spawn`, `status`, `deploy`, ...;
+//! - `kafkactl worker` ([`worker`], [`metrics`]): one consumer instance under systemd, feeding
+//!   the app's handler process over a line protocol, at least once;
+//! - the control plane (`spawn`, `status`, `deploy`, ...: [`control`], [`systemd`], [`plan`]),
+//!   on this host and across a fleet over SSH ([`fleet`], [`transport`]);
 //! - `kafkactl dev broker` ([`dev`]): librdkafka's mock cluster for the quickstart and tests.
 
 pub mod cli;
@@ -15,8 +16,10 @@ pub mod error;
 pub mod fleet;
 pub mod kafka;
 pub mod manifest;
+pub mod metrics;
 pub mod notify;
 pub mod plan;
+pub mod proctitle;
 pub mod proxy;
 pub mod resp;
 pub mod stats;

@@ -6,13 +6,15 @@ use clap::{CommandFactory, Parser};
 use kafkactl::cli::{Cli, Command, DevCommand};
 use kafkactl::control::commands::{self, ControlContext};
 use kafkactl::dev::broker::{self, BrokerOptions};
-use kafkactl::error::{exit_code_for, Failure};
+use kafkactl::error::exit_code_for;
 use kafkactl::fleet;
 use kafkactl::plan::Step;
 use kafkactl::systemd::Scope;
+use kafkactl::worker::WorkerOptions;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -81,7 +83,29 @@ fn run(cli: Cli) -> Result<()> {
             )
             .await
         }),
-        Command::Worker(_) => not_yet("worker", 4),
+        Command::Worker(args) => {
+            let options = WorkerOptions {
+                instance: args.instance,
+                manifest: cli
+                    .manifest
+                    .unwrap_or_else(|| PathBuf::from(kafkactl::manifest::DEFAULT_PATH)),
+                brokers: args.brokers,
+                statsd: args.statsd,
+                metrics_listen: args.metrics_listen,
+                drain_timeout: Duration::from_secs(args.drain_timeout),
+                handler_grace: Duration::from_secs(args.handler_grace),
+                ready_timeout: Duration::from_secs(args.ready_timeout),
+            };
+            // One thread: a worker feeds one handler, and the handler's parent-death signal
+            // is tied to the thread that forked it.
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let stop = stop_on_signal()?;
+                    kafkactl::worker::run(options, stop).await
+                })
+        }
         control => {
             let ctx = ControlContext {
                 scope: if cli.user { Scope::User } else { Scope::System },
@@ -134,13 +158,6 @@ async fn run_control(ctx: &ControlContext, command: Command) -> Result<u8> {
         Command::InstallUnits(args) => commands::install_units(ctx, &systemd, &args).await,
         other => unreachable!("not a control command: {other:?}"),
     }
-}
-
-fn not_yet(command: &str, issue: u32) -> Result<()> {
-    Err(Failure::Unavailable(format!(
-        "`kafkactl {command}` is not available in this build yet (tracked in issue {issue})"
-    ))
-    .into())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -29,3 +29,13 @@ fn send(states: &[NotifyState<'_>]) {
         tracing::debug!(error = %err, "sd_notify failed");
     }
 }
+
+/// WATCHDOG=1: the service is alive.
+pub fn watchdog() {
+    send(&[NotifyState::Watchdog]);
+}
+
+/// The unit's WatchdogSec, when systemd enabled the watchdog for this process.
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    sd_notify::watchdog_enabled()
+}

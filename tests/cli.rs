@@ -40,20 +40,6 @@ fn committed_man_page_matches_the_cli_definitions() {
 }
 
 #[test]
-fn subcommands_not_built_yet_say_so_with_exit_69() {
-    let out = Command::new(kafkactl())
-        .args(["worker", "price_drops:1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(69));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("is not available in this build yet"),
-        "{stderr}"
-    );
-}
-
-#[test]
 fn deploy_checks_its_manifest_and_hosts_before_connecting() {
     let out = Command::new(kafkactl())
         .args([

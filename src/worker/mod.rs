@@ -1,4 +1,693 @@
-//! `kafkactl worker`: one consumer instance under systemd. So far the handler protocol it
-//! speaks with the app's handler process; the consume loop lands with issue 4.
+//! `kafkactl worker NAME:N`: one consumer instance under systemd. It consumes the consumer's
+//! topics with librdkafka, hands messages to the app's handler process over the protocol in
+//! [`protocol`] (docs/handler-protocol.md), stores an offset only once the handler acked it,
+//! retries and dead-letters per the manifest, and talks sd_notify (READY, STATUS, WATCHDOG,
+//! STOPPING).
+//!
+//! Batches are handled one at a time, in the order they arrived, so an ack covers everything
+//! before it on its partitions and at-least-once needs no bookkeeping beyond "store the
+//! highest offset of each acked batch".
 
+pub mod batch;
+mod handler;
+mod kafka;
 pub mod protocol;
+pub mod retry;
+pub mod settings;
+pub mod status;
+pub mod watchdog;
+
+use crate::error::Failure;
+use crate::manifest::{Manifest, OnExhausted, Retry};
+use crate::metrics::{self, Metrics};
+use crate::notify;
+use crate::units::Instance;
+use batch::{DeadLetterReason, Record};
+use handler::{Handler, HandlerError, HandlerSpec};
+use kafka::WorkerContext;
+use protocol::{FromHandler, ToHandler};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use retry::AfterFailure;
+use settings::WorkerSettings;
+use status::{State, Throttle};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use watchdog::Heartbeat;
+
+/// A handler that fails this many times in a row (crash, protocol violation, not starting)
+/// without acking anything makes the worker exit 1; systemd restarts it, and its
+/// StartLimitBurst fails the unit if that keeps happening.
+pub const MAX_HANDLER_FAILURES: u32 = 5;
+
+/// How long a poll for messages waits before the loop checks in (beats, status).
+const POLL: Duration = Duration::from_secs(1);
+
+/// What `kafkactl worker` was asked to do.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// `NAME:N`.
+    pub instance: String,
+    /// The manifest.
+    pub manifest: PathBuf,
+    /// `--brokers` / `KAFKACTL_BROKERS`.
+    pub brokers: Option<String>,
+    /// `--statsd` / `KAFKACTL_STATSD`.
+    pub statsd: Option<String>,
+    /// `--metrics-listen`: Prometheus text on this address's port + N.
+    pub metrics_listen: Option<SocketAddr>,
+    /// After SIGTERM, how long the batch in flight may still take.
+    pub drain_timeout: Duration,
+    /// After `shutdown`, how long the handler may take to exit.
+    pub handler_grace: Duration,
+    /// How long the handler may take to answer `init`.
+    pub ready_timeout: Duration,
+}
+
+/// Runs one instance until `stop` (SIGTERM/SIGINT), then shuts down in order.
+///
+/// # Errors
+/// [`Failure::Usage`] for a bad instance argument or manifest; any other error when the
+/// instance had to stop (its handler keeps failing, or a message exhausted its attempts
+/// under `on_exhausted: stop`): systemd then restarts it.
+pub async fn run(options: WorkerOptions, stop: CancellationToken) -> anyhow::Result<()> {
+    let instance = Instance::parse(&options.instance).map_err(Failure::Usage)?;
+    let manifest = Manifest::load(&options.manifest).map_err(|e| Failure::Usage(e.to_string()))?;
+    let settings = settings::resolve(
+        &manifest,
+        &instance,
+        &settings::hostname(),
+        options.brokers.as_deref(),
+        options.statsd.as_deref(),
+    )
+    .map_err(Failure::Usage)?;
+    let config = settings.consumer_config().map_err(Failure::Usage)?;
+    let worker = Worker::new(settings, &config, &options)?;
+    worker.run(stop, &options).await
+}
+
+/// How a batch ended.
+enum Outcome {
+    /// Acked (or dead-lettered): its offsets are stored.
+    Done,
+    /// Given up on during shutdown: not stored; the next owner gets it again.
+    Abandoned,
+    /// Attempts ran out.
+    Exhausted { error: String, attempts: u32 },
+    /// The instance must stop (exit 1).
+    Fatal(String),
+}
+
+struct Worker {
+    settings: WorkerSettings,
+    label: String,
+    consumer: StreamConsumer<WorkerContext>,
+    joined: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    heartbeat: Arc<Heartbeat>,
+    handler_spec: HandlerSpec,
+    handler: Option<Handler>,
+    /// Handler failures (not `fail` replies) since the last ack.
+    handler_failures: u32,
+    next_batch_id: u64,
+    throttle: Throttle,
+    position: Option<(i64, i32)>,
+    ready: bool,
+    dead_letters: Option<FutureProducer>,
+    drain_timeout: Duration,
+    handler_grace: Duration,
+}
+
+impl Worker {
+    fn new(
+        settings: WorkerSettings,
+        config: &ClientConfig,
+        options: &WorkerOptions,
+    ) -> anyhow::Result<Worker> {
+        let joined = Arc::new(AtomicBool::new(false));
+        let metrics = Arc::new(Metrics::default());
+        let context = WorkerContext {
+            joined: joined.clone(),
+            metrics: metrics.clone(),
+        };
+        let consumer: StreamConsumer<WorkerContext> = config
+            .create_with_context(context)
+            .map_err(|e| Failure::Usage(format!("invalid kafka settings: {e}")))?;
+        let handler_spec = HandlerSpec {
+            argv: settings
+                .consumer
+                .command
+                .as_ref()
+                .expect("resolve() checked the command")
+                .argv(),
+            env: settings.handler_env(),
+            init: settings.init_message(),
+            ready_timeout: options.ready_timeout,
+        };
+        let dead_letters = match &settings.consumer.retry.on_exhausted {
+            OnExhausted::DeadLetter { .. } => Some(
+                ClientConfig::new()
+                    .set("bootstrap.servers", &settings.brokers)
+                    .set("client.id", format!("{}-dead-letters", settings.client_id))
+                    .set("acks", "all")
+                    .set("enable.idempotence", "true")
+                    .set("linger.ms", "0")
+                    .create()
+                    .map_err(|e| anyhow::anyhow!("cannot create the dead-letter producer: {e}"))?,
+            ),
+            OnExhausted::Stop => None,
+        };
+        Ok(Worker {
+            label: status::consumer_label(&settings.group, &settings.client_id),
+            settings,
+            consumer,
+            joined,
+            metrics,
+            heartbeat: Arc::new(Heartbeat::default()),
+            handler_spec,
+            handler: None,
+            handler_failures: 0,
+            next_batch_id: 1,
+            throttle: Throttle::new(Duration::from_secs(1)),
+            position: None,
+            ready: false,
+            dead_letters,
+            drain_timeout: options.drain_timeout,
+            handler_grace: options.handler_grace,
+        })
+    }
+
+    async fn run(mut self, stop: CancellationToken, options: &WorkerOptions) -> anyhow::Result<()> {
+        let name = self.settings.consumer.name.clone();
+        tracing::info!(
+            instance = %self.settings.instance,
+            group = %self.settings.group,
+            client_id = %self.settings.client_id,
+            topics = %self.settings.consumer.topics.join(","),
+            "starting"
+        );
+        self.heartbeat.beat();
+        self.show(State::Starting);
+        let background = CancellationToken::new();
+        // Stopping: STOPPING=1 as soon as the signal arrives, while the batch in flight
+        // finishes.
+        {
+            let stop = stop.clone();
+            let label = self.label.clone();
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                notify::stopping();
+                crate::proctitle::set(&status::process_title(&label, State::ShuttingDown));
+                tracing::info!("stop requested: finishing the batch in flight");
+            });
+        }
+        if let Some(interval) = notify::watchdog_interval() {
+            tokio::spawn(watchdog::run(
+                self.heartbeat.clone(),
+                interval,
+                stop.clone(),
+            ));
+        }
+        if let Some(target) = self.settings.statsd.clone() {
+            tokio::spawn(metrics::run_statsd(
+                self.metrics.clone(),
+                name.clone(),
+                target,
+                background.clone(),
+            ));
+        }
+        if let Some(base) = options.metrics_listen {
+            let index = self.settings.instance.index;
+            let address = metrics::instance_address(base, index).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "--metrics-listen {base}: port + {index} is out of range"
+                ))
+            })?;
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot serve metrics on {address}: {e}"))?;
+            tracing::info!(%address, "serving Prometheus metrics");
+            tokio::spawn(metrics::serve_prometheus(
+                listener,
+                self.metrics.clone(),
+                name.clone(),
+                index,
+                background.clone(),
+            ));
+        }
+
+        let result = self.work(&stop).await;
+        let code = self.shut_down(result.is_err()).await;
+        background.cancel();
+        // Let the statsd task send its last flush.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match result {
+            Ok(()) => {
+                tracing::info!("{code}");
+                Ok(())
+            }
+            Err(reason) => Err(anyhow::anyhow!("{reason} ({code})")),
+        }
+    }
+
+    /// The main loop: until `stop`, or `Err` when the instance must stop.
+    async fn work(&mut self, stop: &CancellationToken) -> Result<(), String> {
+        self.ensure_handler(stop).await?;
+        let topics: Vec<&str> = self
+            .settings
+            .consumer
+            .topics
+            .iter()
+            .map(String::as_str)
+            .collect();
+        self.consumer
+            .subscribe(&topics)
+            .map_err(|e| format!("cannot subscribe to {}: {e}", topics.join(",")))?;
+        while !stop.is_cancelled() {
+            self.heartbeat.beat();
+            let Some(batch) = self.next_batch(stop).await else {
+                continue;
+            };
+            match self.handle(batch, stop).await {
+                Outcome::Done | Outcome::Abandoned => {}
+                Outcome::Fatal(reason) => return Err(reason),
+                Outcome::Exhausted { .. } => unreachable!("handle() resolves exhaustion"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends READY=1 once the group was joined (first assignment or first message).
+    fn check_ready(&mut self) {
+        if !self.ready && self.joined.load(Ordering::Acquire) {
+            self.ready = true;
+            let line = status::status_line(
+                &self.label,
+                self.position,
+                &status::clock_now(),
+                State::WaitingForMessages,
+            );
+            notify::ready(&line);
+            tracing::info!("joined group {}: ready", self.settings.group);
+        }
+    }
+
+    /// STATUS= and the process title, throttled.
+    fn show(&mut self, state: State) {
+        if !self.throttle.allow(state, Instant::now()) {
+            return;
+        }
+        let line = status::status_line(&self.label, self.position, &status::clock_now(), state);
+        notify::status(&line);
+        crate::proctitle::set(&status::process_title(&self.label, state));
+    }
+
+    /// Waits for the next batch: up to `batch.max_size` messages, waiting at most
+    /// `batch.max_wait_ms` after the first. `None` after an idle poll or on `stop`.
+    async fn next_batch(&mut self, stop: &CancellationToken) -> Option<Vec<Record>> {
+        let first = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return None,
+            received = tokio::time::timeout(POLL, self.consumer.recv()) => received,
+        };
+        let first = match first {
+            Err(_) => {
+                self.check_ready();
+                self.show(if self.position.is_none() {
+                    State::WaitingForMessages
+                } else {
+                    State::Idle
+                });
+                return None;
+            }
+            Ok(Err(e)) => {
+                Metrics::incr(&self.metrics.kafka_errors);
+                tracing::warn!(error = %e, "consume error");
+                return None;
+            }
+            Ok(Ok(message)) => Record::from_kafka(&message),
+        };
+        self.joined.store(true, Ordering::Release);
+        self.check_ready();
+        let max = self.settings.consumer.batch.max_size as usize;
+        let mut batch = Vec::with_capacity(max.min(1024));
+        batch.push(first);
+        if max > 1 {
+            let deadline = tokio::time::Instant::now()
+                + Duration::from_millis(self.settings.consumer.batch.max_wait_ms);
+            while batch.len() < max {
+                let next = tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return None,
+                    next = tokio::time::timeout_at(deadline, self.consumer.recv()) => next,
+                };
+                match next {
+                    Ok(Ok(message)) => batch.push(Record::from_kafka(&message)),
+                    Ok(Err(e)) => {
+                        Metrics::incr(&self.metrics.kafka_errors);
+                        tracing::warn!(error = %e, "consume error");
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        Some(batch)
+    }
+
+    /// Handles a batch: attempts with retries; when they run out, a batch of several is
+    /// split so that only the messages that keep failing are dead-lettered (or stop the
+    /// instance).
+    async fn handle(&mut self, batch: Vec<Record>, stop: &CancellationToken) -> Outcome {
+        let policy = self.settings.consumer.retry.clone();
+        match self.attempt(&batch, &policy, stop).await {
+            Outcome::Exhausted { error, attempts } if batch.len() == 1 => {
+                self.exhausted(&batch, &error, attempts).await
+            }
+            Outcome::Exhausted { error, .. } => {
+                tracing::warn!(
+                    size = batch.len(),
+                    %error,
+                    "batch failed on every attempt: trying its messages one by one"
+                );
+                let single = Retry {
+                    max_attempts: 1,
+                    ..policy
+                };
+                for record in batch {
+                    let one = vec![record];
+                    match self.attempt(&one, &single, stop).await {
+                        Outcome::Done => {}
+                        Outcome::Exhausted { error, .. } => {
+                            let outcome = self.exhausted(&one, &error, policy.max_attempts).await;
+                            if !matches!(outcome, Outcome::Done) {
+                                return outcome;
+                            }
+                        }
+                        other => return other,
+                    }
+                }
+                Outcome::Done
+            }
+            other => other,
+        }
+    }
+
+    /// Tries a batch up to `policy.max_attempts` times.
+    async fn attempt(
+        &mut self,
+        batch: &[Record],
+        policy: &Retry,
+        stop: &CancellationToken,
+    ) -> Outcome {
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let message = ToHandler::Batch {
+            id,
+            messages: batch.iter().map(Record::to_wire).collect(),
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if let Err(reason) = self.ensure_handler(stop).await {
+                return if stop.is_cancelled() {
+                    Outcome::Abandoned
+                } else {
+                    Outcome::Fatal(reason)
+                };
+            }
+            self.show(State::Working);
+            let started = Instant::now();
+            let reply = self.call(&message, stop).await;
+            self.metrics.record_batch_time(started.elapsed());
+            let (error, retryable) = match reply {
+                CallResult::Reply(FromHandler::Ack { .. }) => {
+                    self.handler_failures = 0;
+                    self.store(batch);
+                    Metrics::incr(&self.metrics.batches);
+                    Metrics::add(&self.metrics.processed, batch.len() as u64);
+                    return Outcome::Done;
+                }
+                CallResult::Reply(FromHandler::Fail {
+                    error, retryable, ..
+                }) => {
+                    tracing::warn!(
+                        batch = id,
+                        first = %batch[0].position(),
+                        size = batch.len(),
+                        attempt = attempts,
+                        %error,
+                        retryable,
+                        "handler failed the batch"
+                    );
+                    (error, retryable)
+                }
+                CallResult::Reply(other) => unreachable!("call() checks the answer: {other:?}"),
+                CallResult::HandlerFailed(e) => {
+                    self.handler_failures += 1;
+                    Metrics::incr(&self.metrics.handler_restarts);
+                    tracing::error!(
+                        batch = id,
+                        first = %batch[0].position(),
+                        size = batch.len(),
+                        error = %e,
+                        "batch not acked; restarting the handler"
+                    );
+                    if self.handler_failures >= MAX_HANDLER_FAILURES {
+                        return Outcome::Fatal(format!(
+                            "the handler failed {MAX_HANDLER_FAILURES} times in a row, last: {e}"
+                        ));
+                    }
+                    (e.to_string(), true)
+                }
+                CallResult::Abandoned => return Outcome::Abandoned,
+            };
+            Metrics::incr(&self.metrics.errors);
+            match retry::after_failure(policy, attempts, retryable) {
+                AfterFailure::Exhausted => return Outcome::Exhausted { error, attempts },
+                AfterFailure::RetryAfter(wait) => {
+                    Metrics::incr(&self.metrics.retries);
+                    self.show(State::Retrying);
+                    if !self.pause(wait, stop).await {
+                        return Outcome::Abandoned;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a batch to the handler and waits for its answer. After `stop`, the answer may
+    /// take `drain_timeout` more; then the handler is killed and the batch abandoned.
+    async fn call(&mut self, message: &ToHandler, stop: &CancellationToken) -> CallResult {
+        let drain = self.drain_timeout;
+        let handler = self.handler.as_mut().expect("ensure_handler() started it");
+        let result = {
+            let call = handler.call(message);
+            tokio::pin!(call);
+            tokio::select! {
+                result = &mut call => Some(result),
+                _ = stop.cancelled() => {
+                    tokio::select! {
+                        result = &mut call => Some(result),
+                        _ = tokio::time::sleep(drain) => None,
+                    }
+                }
+            }
+        };
+        match result {
+            Some(Ok(reply)) => CallResult::Reply(reply),
+            Some(Err(e)) => {
+                if let Some(handler) = self.handler.take() {
+                    handler.kill().await;
+                }
+                CallResult::HandlerFailed(e)
+            }
+            None => {
+                tracing::warn!(
+                    drain_s = drain.as_secs(),
+                    "the batch in flight was not answered in time: killing the handler; the \
+                     batch is not acked and will be consumed again"
+                );
+                if let Some(handler) = self.handler.take() {
+                    handler.kill().await;
+                }
+                CallResult::Abandoned
+            }
+        }
+    }
+
+    /// Starts the handler if it is not running, with backoff between failed starts.
+    async fn ensure_handler(&mut self, stop: &CancellationToken) -> Result<(), String> {
+        while self.handler.is_none() {
+            if self.handler_failures > 0 {
+                self.show(State::RestartingHandler);
+                let wait = retry::restart_backoff(self.handler_failures);
+                if !self.pause(wait, stop).await {
+                    return Err("stopped while restarting the handler".into());
+                }
+            }
+            match Handler::start(&self.handler_spec).await {
+                Ok(handler) => {
+                    tracing::info!(
+                        pid = handler.pid().unwrap_or(0),
+                        command = %self.handler_spec.argv.join(" "),
+                        "handler ready"
+                    );
+                    self.handler = Some(handler);
+                }
+                Err(e) => {
+                    self.handler_failures += 1;
+                    tracing::error!(error = %e, attempt = self.handler_failures, "handler start failed");
+                    if self.handler_failures >= MAX_HANDLER_FAILURES {
+                        return Err(format!(
+                            "the handler failed {MAX_HANDLER_FAILURES} times in a row, last: {e}"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sleeps `wait` in slices, beating (a deliberate wait is healthy). `false` on `stop`.
+    async fn pause(&self, wait: Duration, stop: &CancellationToken) -> bool {
+        let until = Instant::now() + wait;
+        loop {
+            self.heartbeat.beat();
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep(left.min(POLL)) => {}
+            }
+        }
+    }
+
+    /// Stores the offsets an acked batch covers.
+    fn store(&mut self, batch: &[Record]) {
+        for ((topic, partition), offset) in batch::offsets_to_store(batch) {
+            match self.consumer.store_offset(&topic, partition, offset) {
+                Ok(()) => {}
+                // Revoked while the handler worked: the new owner gets these again, which is
+                // what at-least-once allows.
+                Err(KafkaError::StoreOffset(
+                    RDKafkaErrorCode::State | RDKafkaErrorCode::UnknownPartition,
+                )) => {
+                    tracing::info!(%topic, partition, offset, "partition no longer ours; not stored");
+                }
+                Err(e) => {
+                    Metrics::incr(&self.metrics.kafka_errors);
+                    tracing::warn!(%topic, partition, offset, error = %e, "cannot store offset");
+                }
+            }
+            self.position = Some((offset, partition));
+        }
+    }
+
+    /// A batch's attempts ran out: dead-letter it, or stop the instance.
+    async fn exhausted(&mut self, batch: &[Record], error: &str, attempts: u32) -> Outcome {
+        let OnExhausted::DeadLetter { topic } = self.settings.consumer.retry.on_exhausted.clone()
+        else {
+            return Outcome::Fatal(format!(
+                "{} failed {attempts} time(s), last: {error}; stopping without acking it \
+                 (retry.on_exhausted: stop)",
+                batch[0].position()
+            ));
+        };
+        let producer = self.dead_letters.as_ref().expect("created for dead_letter");
+        let failed_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        for record in batch {
+            let why = DeadLetterReason {
+                error,
+                attempts,
+                consumer: &self.settings.consumer.name,
+                group: &self.settings.group,
+                client_id: &self.settings.client_id,
+                failed_at_ms,
+            };
+            let mut headers = OwnedHeaders::new();
+            for (name, value) in batch::dead_letter_headers(record, &why) {
+                headers = headers.insert(Header {
+                    key: &name,
+                    value: Some(&value),
+                });
+            }
+            let mut copy: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(headers);
+            if let Some(key) = &record.key {
+                copy = copy.key(key.as_slice());
+            }
+            if let Some(value) = &record.value {
+                copy = copy.payload(value.as_slice());
+            }
+            self.heartbeat.beat();
+            match producer.send(copy, Duration::from_secs(30)).await {
+                Ok(delivery) => tracing::warn!(
+                    source = %record.position(),
+                    dead_letter = %format!("{topic}/{}@{}", delivery.partition, delivery.offset),
+                    attempts,
+                    %error,
+                    "dead-lettered"
+                ),
+                Err((e, _)) => {
+                    return Outcome::Fatal(format!(
+                        "cannot dead-letter {} to {topic}: {e}; stopping without acking it",
+                        record.position()
+                    ))
+                }
+            }
+        }
+        self.store(batch);
+        Metrics::add(&self.metrics.dead_lettered, batch.len() as u64);
+        Outcome::Done
+    }
+
+    /// The ordered stop: commit what was acked, tell the handler to shut down, leave the
+    /// group. Returns a summary for the log.
+    async fn shut_down(&mut self, failed: bool) -> String {
+        notify::stopping();
+        self.show(State::ShuttingDown);
+        let commit = match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => "offsets committed".to_string(),
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
+                "nothing new to commit".to_string()
+            }
+            Err(e) => format!("final commit failed: {e}"),
+        };
+        let handler = match self.handler.take() {
+            Some(handler) => {
+                let reason = if failed { "error" } else { "sigterm" };
+                format!(
+                    "handler {}",
+                    handler.shutdown(reason, self.handler_grace).await
+                )
+            }
+            None => "no handler running".to_string(),
+        };
+        self.consumer.unsubscribe();
+        format!(
+            "stopped: {commit}, {handler}; {} messages processed",
+            self.metrics.processed.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// What came of sending a batch.
+enum CallResult {
+    /// A valid answer for this batch.
+    Reply(FromHandler),
+    /// The handler exited, broke the protocol or could not be written to; it was killed.
+    HandlerFailed(HandlerError),
+    /// Shutdown's deadline passed without an answer; the handler was killed.
+    Abandoned,
+}

@@ -1,0 +1,79 @@
+//! The worker's librdkafka consumer: commits what was acked when partitions are revoked,
+//! records when the group was joined, and keeps per-partition lag from librdkafka's
+//! statistics for the metrics.
+
+use crate::metrics::Metrics;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, TopicPartitionList};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Callbacks librdkafka runs while the worker polls.
+pub struct WorkerContext {
+    /// Set once the first assignment arrived: the instance has joined its group.
+    pub joined: Arc<AtomicBool>,
+    /// Where lag and errors go.
+    pub metrics: Arc<Metrics>,
+}
+
+impl ClientContext for WorkerContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        Metrics::incr(&self.metrics.kafka_errors);
+        tracing::warn!(%error, reason, "kafka error");
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        let mut lag = Vec::new();
+        for (topic, t) in &statistics.topics {
+            for (id, p) in &t.partitions {
+                // -1 is librdkafka's internal UA partition; lag -1 means unknown (not ours).
+                if *id >= 0 && p.consumer_lag >= 0 {
+                    lag.push((topic.clone(), *id, p.consumer_lag));
+                }
+            }
+        }
+        self.metrics.set_lag(lag);
+    }
+}
+
+impl ConsumerContext for WorkerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            // The next owner starts exactly after what this instance's handler acked.
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(err) => {
+                    Metrics::incr(&self.metrics.kafka_errors);
+                    tracing::warn!(error = %err, "commit on revoke failed");
+                }
+            }
+            Metrics::incr(&self.metrics.rebalances);
+            tracing::info!(count = partitions.count(), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            let list: Vec<String> = partitions
+                .elements()
+                .iter()
+                .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                .collect();
+            tracing::info!(partitions = %list.join(","), "partitions assigned");
+            self.joined.store(true, Ordering::Release);
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) => Metrics::incr(&self.metrics.commits),
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(err) => {
+                Metrics::incr(&self.metrics.kafka_errors);
+                tracing::warn!(error = %err, "offset commit failed");
+            }
+        }
+    }
+}
