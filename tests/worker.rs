@@ -1,0 +1,469 @@
+//! `kafkactl worker` against the dev broker, with real handler processes (Python, on
+//! examples/python/kafka_consumer.py): at-least-once across kill -9 and SIGTERM, batches and
+//! several topics, metrics, handler crashes, dead letters, and handlers that break the
+//! protocol. The handler's own log (KAFKACTL_HANDLED_LOG) says what was handled.
+
+mod common;
+
+use common::{kafkactl, wait_for, Broker, Proc};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::ClientConfig;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Produces `values` to `topic`, spread over partitions by key, and waits for delivery.
+fn produce(bootstrap: &str, topic: &str, values: &[String]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    for (i, value) in values.iter().enumerate() {
+        let key = format!("k{i}");
+        let mut record = BaseRecord::to(topic).key(&key).payload(value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// A scratch directory with a manifest for one consumer.
+struct Setup {
+    dir: tempfile::TempDir,
+    broker: Broker,
+}
+
+impl Setup {
+    fn new(topics: &[&str]) -> Setup {
+        let mut args = Vec::new();
+        for topic in topics {
+            args.push("--topic");
+            args.push(topic);
+        }
+        Setup {
+            dir: tempfile::tempdir().unwrap(),
+            broker: Broker::start(&args),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes the manifest: `consumer` is the consumer's YAML entry (without the dash).
+    fn manifest(&self, consumer: &str) -> PathBuf {
+        let indented: String = consumer
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>();
+        let text = format!(
+            "app: drills\nbrokers: {}\nconsumers:\n  -\n{indented}",
+            self.broker.bootstrap
+        );
+        let path = self.path("kafka_consumers.yml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn handled_log(&self) -> PathBuf {
+        self.path("handled.log")
+    }
+
+    /// Starts `kafkactl worker instance` with the manifest.
+    fn worker(&self, instance: &str, extra: &[&str]) -> Proc {
+        let log = self.path(&format!("worker-{}.log", uuid_ish()));
+        let child = Command::new(kafkactl())
+            .arg("-f")
+            .arg(self.path("kafka_consumers.yml"))
+            .args(["worker", instance])
+            .args(extra)
+            .env("KAFKACTL_HANDLED_LOG", self.handled_log())
+            .env("DRILL_DIR", self.dir.path())
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Proc { child, log }
+    }
+
+    /// `topic partition offset` lines the handler wrote.
+    fn handled(&self) -> Vec<String> {
+        std::fs::read_to_string(self.handled_log())
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn handled_unique(&self) -> usize {
+        self.handled().into_iter().collect::<BTreeSet<_>>().len()
+    }
+}
+
+fn uuid_ish() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn values(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+fn drill_command() -> String {
+    format!("command: [python3, {}]", fixture("drill_handler.py"))
+}
+
+/// The dev broker's classic groups hold rebalances for a session timeout; the consumer
+/// protocol (KIP-848) is what the dev setup uses.
+const KAFKA: &str = "kafka:\n  group.protocol: consumer\n";
+
+#[test]
+fn messages_flow_in_batches_from_several_topics_with_metrics() {
+    let setup = Setup::new(&["orders:4", "refunds:2"]);
+    setup.manifest(&format!(
+        "name: multi\ntopics: [orders, refunds]\n{}\nbatch:\n  max_size: 50\n  max_wait_ms: 200\n{KAFKA}",
+        drill_command()
+    ));
+    let statsd = UdpSocket::bind("127.0.0.1:0").unwrap();
+    statsd
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let metrics_base = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port() - 1;
+        format!("127.0.0.1:{port}")
+    };
+    let mut worker = setup.worker(
+        "multi:1",
+        &[
+            "--statsd",
+            &statsd.local_addr().unwrap().to_string(),
+            "--metrics-listen",
+            &metrics_base,
+        ],
+    );
+    produce(&setup.broker.bootstrap, "orders", &values("o", 600));
+    produce(&setup.broker.bootstrap, "refunds", &values("r", 400));
+    wait_for("1000 messages handled", LONG, || {
+        setup.handled_unique() == 1000
+    });
+    let topics: BTreeSet<String> = setup
+        .handled()
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(topics, BTreeSet::from(["orders".into(), "refunds".into()]));
+    let batches: Vec<usize> = std::fs::read_to_string(setup.path("batches.log"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert!(
+        batches.iter().all(|&n| (1..=50).contains(&n)),
+        "{batches:?}"
+    );
+    assert!(
+        batches.len() < 1000,
+        "messages were batched: {} batches",
+        batches.len()
+    );
+
+    // Prometheus text on base port + 1.
+    let port: u16 = metrics_base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap()
+        + 1;
+    let mut http = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    http.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    http.read_to_string(&mut page).unwrap();
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(
+        page.contains("kafkactl_processed_total{consumer=\"multi\",instance=\"1\"} 1000\n"),
+        "{page}"
+    );
+
+    // statsd: the processed counter's deltas add up.
+    let mut processed = 0;
+    let mut buf = [0u8; 65536];
+    wait_for(
+        "statsd counts 1000 processed",
+        Duration::from_secs(20),
+        || {
+            if let Ok(n) = statsd.recv(&mut buf) {
+                for line in String::from_utf8_lossy(&buf[..n]).lines() {
+                    if let Some(count) = line
+                        .strip_prefix("kafkactl.multi.processed:")
+                        .and_then(|rest| rest.strip_suffix("|c"))
+                    {
+                        processed += count.parse::<u64>().unwrap();
+                    }
+                }
+            }
+            processed == 1000
+        },
+    );
+
+    let status = worker.signal_and_wait(libc::SIGTERM, LONG);
+    assert!(status.success(), "{status}: {}", worker.log_text());
+    assert!(worker.log_text().contains("1000 messages processed"));
+}
+
+/// Drains 10,000 messages, interrupting the worker with `signal` once 3,000 are handled, then
+/// starts it again. Returns (handled lines, unique messages).
+fn interrupted_drain(setup: &Setup, signal: i32) -> (usize, usize, std::process::ExitStatus) {
+    setup.manifest(&format!(
+        "name: drain\ntopic: drain\n{}\nenv:\n  DRILL_DELAY_MS: \"0.3\"\n{KAFKA}",
+        drill_command()
+    ));
+    produce(&setup.broker.bootstrap, "drain", &values("d", 10_000));
+    let mut first = setup.worker("drain:1", &[]);
+    wait_for("3,000 handled", LONG, || setup.handled().len() >= 3_000);
+    let status = first.signal_and_wait(signal, LONG);
+    let before = setup.handled().len();
+    assert!(before < 10_000, "interrupted mid-stream ({before})");
+    let mut second = setup.worker("drain:1", &[]);
+    wait_for("all 10,000 handled", LONG, || {
+        setup.handled_unique() == 10_000
+    });
+    // Anything still on its way would be a duplicate: stop cleanly before counting.
+    let stopped = second.signal_and_wait(libc::SIGTERM, LONG);
+    assert!(stopped.success(), "{}", second.log_text());
+    (setup.handled().len(), setup.handled_unique(), status)
+}
+
+#[test]
+fn kill_9_mid_stream_handles_every_message_at_least_once() {
+    let setup = Setup::new(&["drain:4"]);
+    let (lines, unique, status) = interrupted_drain(&setup, libc::SIGKILL);
+    assert!(!status.success());
+    assert_eq!(unique, 10_000);
+    let duplicates = lines - unique;
+    eprintln!(
+        "kill -9 drill: sent 10000, handled {lines}, unique {unique}, duplicates {duplicates}"
+    );
+    // Duplicates are what was handled since the last periodic commit (1 s).
+    assert!(duplicates <= 2_500, "{duplicates} duplicates");
+}
+
+#[test]
+fn sigterm_then_start_has_no_duplicates() {
+    let setup = Setup::new(&["drain:4"]);
+    let (lines, unique, status) = interrupted_drain(&setup, libc::SIGTERM);
+    assert!(status.success(), "SIGTERM exits 0");
+    assert_eq!(unique, 10_000);
+    eprintln!("SIGTERM drill: sent 10000, handled {lines}, unique {unique}");
+    assert_eq!(lines, 10_000, "no message handled twice");
+}
+
+#[test]
+fn a_crashing_handler_is_restarted_and_its_batch_retried() {
+    let setup = Setup::new(&["crashy:1"]);
+    setup.manifest(&format!(
+        "name: crashy\ntopic: crashy\n{}\nretry:\n  backoff_ms: 10\n{KAFKA}",
+        drill_command()
+    ));
+    produce(
+        &setup.broker.bootstrap,
+        "crashy",
+        &["a".into(), "crash-once:x".into(), "c".into()],
+    );
+    let mut worker = setup.worker("crashy:1", &[]);
+    wait_for("3 handled", LONG, || setup.handled_unique() == 3);
+    assert_eq!(setup.handled().len(), 3, "the crashed batch was not acked");
+    let status = worker.signal_and_wait(libc::SIGTERM, LONG);
+    assert!(status.success());
+    let log = worker.log_text();
+    assert!(log.contains("the handler exited"), "{log}");
+    assert!(log.contains("restarting the handler"), "{log}");
+}
+
+#[test]
+fn a_handler_that_keeps_crashing_stops_the_instance() {
+    let setup = Setup::new(&["doomed:1"]);
+    setup.manifest(&format!(
+        "name: doomed\ntopic: doomed\n{}\nretry:\n  max_attempts: 20\n  backoff_ms: 10\n{KAFKA}",
+        drill_command()
+    ));
+    produce(&setup.broker.bootstrap, "doomed", &["crash".into()]);
+    let mut worker = setup.worker("doomed:1", &[]);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = worker.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < LONG, "{}", worker.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1), "{}", worker.log_text());
+    let log = worker.log_text();
+    assert!(log.contains("the handler failed 5 times in a row"), "{log}");
+    assert!(setup.handled().is_empty());
+}
+
+/// Reads every message of `topic` with a fresh group.
+fn read_topic(bootstrap: &str, topic: &str, n: usize) -> Vec<(String, BTreeMap<String, String>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "dead-letter-reader")
+        .set("group.protocol", "consumer")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let start = std::time::Instant::now();
+    while out.len() < n {
+        assert!(
+            start.elapsed() < LONG,
+            "only {} of {n} in {topic}",
+            out.len()
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.unwrap();
+        let mut headers = BTreeMap::new();
+        if let Some(hs) = message.headers() {
+            for h in hs.iter() {
+                headers.insert(
+                    h.key.to_string(),
+                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                );
+            }
+        }
+        let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        out.push((value, headers));
+    }
+    out
+}
+
+#[test]
+fn poison_messages_end_in_the_dead_letter_topic_with_headers() {
+    let setup = Setup::new(&["payments:1", "payments.dlq:1"]);
+    setup.manifest(&format!(
+        "name: payments\ntopic: payments\n{}\nretry:\n  max_attempts: 2\n  backoff_ms: 20\n  on_exhausted: dead_letter\n  dead_letter_topic: payments.dlq\n{KAFKA}",
+        drill_command()
+    ));
+    produce(
+        &setup.broker.bootstrap,
+        "payments",
+        &[
+            "ok1".into(),
+            "poison".into(),
+            "permanent".into(),
+            "ok2".into(),
+        ],
+    );
+    let mut worker = setup.worker("payments:1", &[]);
+    wait_for("the good messages handled", LONG, || {
+        setup.handled_unique() == 2
+    });
+    let dead = read_topic(&setup.broker.bootstrap, "payments.dlq", 2);
+    assert_eq!(dead[0].0, "poison");
+    let h = &dead[0].1;
+    assert!(
+        h["kafkactl.error"].contains("poison pill at offset 1"),
+        "{h:?}"
+    );
+    assert_eq!(h["kafkactl.attempts"], "2");
+    assert_eq!(h["kafkactl.source.topic"], "payments");
+    assert_eq!(h["kafkactl.source.partition"], "0");
+    assert_eq!(h["kafkactl.source.offset"], "1");
+    assert_eq!(h["kafkactl.group"], "drills-payments");
+    assert_eq!(dead[1].0, "permanent");
+    assert_eq!(dead[1].1["kafkactl.attempts"], "1", "retryable: false");
+    assert!(worker.signal_and_wait(libc::SIGTERM, LONG).success());
+    assert!(worker.log_text().contains("dead-lettered"));
+}
+
+#[test]
+fn a_handler_that_breaks_the_protocol_is_rejected_and_nothing_is_acked() {
+    let setup = Setup::new(&["strict:1"]);
+    setup.manifest(&format!(
+        "name: strict\ntopic: strict\ncommand: [python3, {}]\nretry:\n  max_attempts: 2\n  backoff_ms: 10\n{KAFKA}",
+        fixture("bad_handler.py")
+    ));
+    produce(
+        &setup.broker.bootstrap,
+        "strict",
+        &["m0".into(), "garbage".into(), "m2".into()],
+    );
+    let mut worker = setup.worker("strict:1", &[]);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = worker.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < LONG, "{}", worker.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = worker.log_text();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("handler broke the protocol") && log.contains("\"processed it, all good\""),
+        "{log}"
+    );
+    assert!(log.contains("strict/0@1 failed 2 time(s)"), "{log}");
+    assert!(log.contains("stopping without acking it"), "{log}");
+
+    // The same group, now with a good handler: the rejected message comes again, the acked
+    // one does not.
+    setup.manifest(&format!(
+        "name: strict\ntopic: strict\n{}\n{KAFKA}",
+        drill_command()
+    ));
+    let mut again = setup.worker("strict:1", &[]);
+    wait_for("the rest handled", LONG, || setup.handled_unique() == 2);
+    assert!(again.signal_and_wait(libc::SIGTERM, LONG).success());
+    assert_eq!(setup.handled(), ["strict 0 1", "strict 0 2"]);
+}
+
+#[test]
+fn bad_arguments_and_unknown_consumers_exit_2_with_a_reason() {
+    let setup = Setup::new(&[]);
+    setup.manifest(&format!("name: known\ntopic: t\n{}", drill_command()));
+    for (instance, expected) in [
+        (
+            "unknown:1",
+            "no consumer named `unknown` (the manifest has: known)",
+        ),
+        ("known", "NAME:N"),
+        ("known:0", "instance"),
+    ] {
+        let mut worker = setup.worker(instance, &[]);
+        let status = worker.child.wait().unwrap();
+        let log = worker.log_text();
+        assert_eq!(status.code(), Some(2), "{instance}: {log}");
+        assert!(log.contains(expected), "{instance}: {log}");
+    }
+}
