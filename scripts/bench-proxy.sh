@@ -101,8 +101,8 @@ if [ "$PROXY_CONFIG" = default ]; then
   [ -r "$PROXY_CONFIG" ] || PROXY_CONFIG=""
 fi
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 for tool in redis-benchmark redis-cli ruby cargo awk timeout setsid; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/deps.sh installs the Debian packages)"
@@ -111,18 +111,6 @@ ruby -e 'require "redis"' 2>/dev/null || die "ruby-redis is not installed (apt-g
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
 BROKER_PID="" PROXY_PID="" JOB_PID=""
-
-stop_pid() { # stop_pid PID [group]: TERM, wait up to 10 s, then KILL
-  local pid=$1 group=${2:-}
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  if [ -n "$group" ]; then kill -TERM -- "-$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  if [ -n "$group" ]; then kill -KILL -- "-$pid" 2>/dev/null || true; else kill -KILL "$pid" 2>/dev/null || true; fi
-}
 
 cleanup() {
   local rc=$?
@@ -142,77 +130,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Runs a job in its own process group (so cleanup can stop it with everything it forked),
-# bounded by `timeout`, and waits for it. Output goes where the caller redirects.
-run_job() { # run_job SECONDS CMD...
-  local secs=$1
-  shift
-  setsid timeout --kill-after=10 "$secs" "$@" &
-  JOB_PID=$!
-  local rc=0
-  wait "$JOB_PID" || rc=$?
-  JOB_PID=""
-  return "$rc"
-}
-
-# ---------------------------------------------------------------------------- build
-# Prints the executable cargo built for target NAME, from cargo's JSON messages on stdin.
-executable_of() {
-  ruby -rjson -e 'name = ARGV[0]; STDIN.each_line { |l| j = (JSON.parse(l) rescue next)
-    puts j["executable"] if j["reason"] == "compiler-artifact" && j["executable"] && j.dig("target", "name") == name }' "$1" | tail -1
-}
-
-if [ "$BUILD" = 1 ]; then
-  log "building (cargo build --release; cargo bench --bench direct_kafka --no-run)"
-  KAFKACTL=$(cargo build --release --bin kafkactl --message-format=json-render-diagnostics | executable_of kafkactl) ||
-    die "cargo build --release failed"
-  DIRECT=$(cargo bench --bench direct_kafka --no-run --message-format=json-render-diagnostics | executable_of direct_kafka) ||
-    die "cargo bench --bench direct_kafka --no-run failed (is the [[bench]] stanza in Cargo.toml?)"
-else
-  TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-  KAFKACTL=$TARGET_DIR/release/kafkactl
-  DIRECT=$(ls -t "$TARGET_DIR"/release/deps/direct_kafka-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
-fi
-[ -x "$KAFKACTL" ] || die "no kafkactl binary (${KAFKACTL:-none}); run without --no-build"
-[ -n "$DIRECT" ] && [ -x "$DIRECT" ] || die "no direct_kafka bench binary; run without --no-build"
+build_release "$BUILD"
 
 # ---------------------------------------------------------------------------- broker + proxy
-free_port() {
-  ruby -rsocket -e 's = TCPServer.new("127.0.0.1", 0); puts s.addr[1]; s.close'
-}
-
-log "starting the dev broker (mock cluster)"
-"$KAFKACTL" --log warn dev broker --address-file "$WORK/broker.addr" \
-  --topic bench_produce:4 --topic drain_1:4 --topic drain_4:4 --topic direct_produce:4 \
-  --topic "direct_bench:$DIRECT_PARTITIONS" >"$WORK/broker.out" 2>"$WORK/broker.log" &
-BROKER_PID=$!
-for _ in $(seq 200); do
-  [ -s "$WORK/broker.addr" ] && break
-  kill -0 "$BROKER_PID" 2>/dev/null || die "dev broker exited: $(tail -5 "$WORK/broker.log")"
-  sleep 0.1
-done
-[ -s "$WORK/broker.addr" ] || die "dev broker did not write its address"
-BOOTSTRAP=$(head -1 "$WORK/broker.addr")
-
-PORT=$(free_port)
-log "starting the proxy on 127.0.0.1:$PORT (brokers $BOOTSTRAP)"
-PROXY_ARGS=(--listen "127.0.0.1:$PORT" --brokers "$BOOTSTRAP")
-[ -z "$PROXY_CONFIG" ] || PROXY_ARGS+=(--config "$PROXY_CONFIG")
-"$KAFKACTL" --log warn proxy "${PROXY_ARGS[@]}" >"$WORK/proxy.out" 2>"$WORK/proxy.log" &
-PROXY_PID=$!
-RCLI=(redis-cli -h 127.0.0.1 -p "$PORT")
-for _ in $(seq 200); do
-  [ "$("${RCLI[@]}" PING 2>/dev/null)" = PONG ] && break
-  kill -0 "$PROXY_PID" 2>/dev/null || die "proxy exited: $(tail -5 "$WORK/proxy.log")"
-  sleep 0.1
-done
-[ "$("${RCLI[@]}" PING 2>/dev/null)" = PONG ] || die "proxy does not answer PING"
+start_broker bench_produce:4 drain_1:4 drain_4:4 direct_produce:4 "direct_bench:$DIRECT_PARTITIONS"
+start_proxy
 
 pstat() { # pstat NAME: one counter of HGETALL stats
   "${RCLI[@]}" HGETALL stats | awk -v k="$1" 'prev == k { print; found = 1; exit } { prev = $0 } END { if (!found) print -1 }'
 }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
 rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PROXY_PID/status"; }
 kv() { # kv KEY LINE: value of key=value in a RESULT line
   printf '%s\n' "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'
