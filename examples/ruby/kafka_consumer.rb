@@ -82,6 +82,12 @@ class KafkaConsumer
     def to_s
       "#{topic}/#{partition}@#{offset}"
     end
+
+    # The broker's timestamp as a Time, or nil; built on first use, as most consumers never
+    # ask and Time.at(Rational) costs more than decoding the message.
+    def timestamp
+      self[:timestamp] ||= timestamp_ms && Time.at(Rational(timestamp_ms, 1000))
+    end
   end
 
   # Who the handler works for, from the worker's `init`.
@@ -128,6 +134,11 @@ class KafkaConsumer
     end
 
     # Hooks of a kind, the superclass's first, then in declaration order.
+    # Whether no hook applies to this class (the fast path of `process_batch`).
+    def hookless?
+      HOOK_KINDS.all? { |kind| process_hooks(kind).empty? }
+    end
+
     def process_hooks(kind)
       inherited = superclass.respond_to?(:process_hooks) ? superclass.process_hooks(kind) : []
       inherited + own_hooks[kind]
@@ -247,7 +258,16 @@ class KafkaConsumer
   # The default runs `process` with its hooks for each message. A consumer that overrides this
   # handles the batch itself; the hooks run only where it calls `with_hooks(msg) { ... }`.
   def process_batch(msgs)
-    msgs.each { |msg| with_hooks(msg) { process(msg) } }
+    # Without hooks, skip building the hook chain per message: it was most of the library's
+    # cost per message (scripts/bench-worker.sh).
+    if self.class.hookless?
+      msgs.each do |msg|
+        @current_message = msg
+        process(msg)
+      end
+    else
+      msgs.each { |msg| with_hooks(msg) { process(msg) } }
+    end
   end
 
   # Runs the block with the around, before and after hooks for `msg`.
@@ -385,7 +405,7 @@ class KafkaConsumer
         key: bytes(wire["key"]),
         value: bytes(wire["value"]),
         headers: Array(wire["headers"]).map { |(name, value)| [name, bytes(value)] },
-        timestamp: ts && Time.at(Rational(ts, 1000)),
+        timestamp: nil, # made from timestamp_ms when first asked for (Message#timestamp)
         timestamp_ms: ts
       )
     end
