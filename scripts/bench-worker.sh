@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Benchmarks `kafkactl worker` with a trivial Ruby handler against the seed's design, a Ruby
+# loop consuming through `kafkactl proxy` with one BLPOP + one ack per message, in one
+# invocation: same dev broker, same pre-loaded messages (each side in its own consumer group).
+# Prints msgs/s, the ratio, and the worker's memory. See docs/benchmarks.md.
+#
+#   scripts/bench-worker.sh [--quick] [--no-build] [--keep]
+#
+# Rates are steady-state: messages / (time of the last - time of the first), so the group
+# join (about a second on the mock broker) counts for neither side. The worker's progress is
+# read from its Prometheus endpoint (--metrics-listen) every 50 ms.
+set -euo pipefail
+
+QUICK=0 BUILD=1 KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --no-build) BUILD=0 ;;
+    --keep) KEEP=1 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$QUICK" = 1 ]; then N=5000; else N=50000; fi
+MSG_BYTES=100
+TARGET_RATIO=10
+TARGET_RSS_MB=20
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
+for tool in redis-cli ruby cargo awk timeout setsid; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/deps.sh installs the Debian packages)"
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-worker.XXXXXX")
+BROKER_PID="" PROXY_PID="" JOB_PID="" WORKER_PID=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_pid "$JOB_PID" group
+  stop_pid "$WORKER_PID"
+  stop_pid "$PROXY_PID"
+  stop_pid "$BROKER_PID"
+  wait 2>/dev/null || true
+  if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+build_release "$BUILD"
+start_broker bench_worker:4
+PROXY_CONFIG=$ROOT/examples/proxy.dev.json
+start_proxy
+
+log "pre-loading $N x $MSG_BYTES B into bench_worker (direct producer, round-robin)"
+run_job 120 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --topic bench_worker \
+  --messages "$N" --size "$MSG_BYTES" >"$WORK/preload.out" 2>"$WORK/preload.err" ||
+  die "pre-loading failed: $(tail -3 "$WORK/preload.err")"
+
+# ------------------------------------------------------------------ the seed's loop, via proxy
+log "Ruby loop through the proxy: BLPOP + RPUSH acks per message (rafka-rb's loop), 1 client"
+rc=0
+run_job 600 ruby "$ROOT/benches/ruby/consume_drain.rb" --port "$PORT" --topic bench_worker \
+  --group bench-loop --clients 1 --expect "$N" --out "$WORK/loop" --timeout 1 --idle-polls 1 \
+  --max-seconds 570 >"$WORK/loop.out" 2>"$WORK/loop.err" || rc=$?
+LOOP_LINE=$(grep '^RESULT consume_drain' "$WORK/loop.out" | tail -1 || true)
+[ -n "$LOOP_LINE" ] && [ "$rc" = 0 ] || die "the Ruby loop did not finish (rc $rc): $(tail -3 "$WORK/loop.err")"
+LOOP_RATE=$(printf '%s\n' "$LOOP_LINE" | tr ' ' '\n' | awk -F= '$1 == "msgs_per_sec" { print $2 }')
+log "Ruby loop: $LOOP_RATE msg/s"
+
+# ------------------------------------------------------------------ the worker
+metric() { # metric PORT NAME: a counter from the worker's Prometheus endpoint
+  local reply
+  reply=$(exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3) || return 1
+  printf '%s\n' "$reply" | awk -v k="kafkactl_$2_total{" 'index($0, k) == 1 { print $2 }'
+}
+
+# worker_run LABEL BATCH: sets RATE, HWM_KB, RSS_KB
+worker_run() {
+  local label=$1 batch=$2 base port
+  cat >"$WORK/$label.yml" <<YAML
+app: bench
+brokers: $BOOTSTRAP
+consumers:
+  - name: $label
+    topic: bench_worker
+    command: [ruby, $ROOT/benches/ruby/noop_consumer.rb]
+    batch: {max_size: $batch, max_wait_ms: 50}
+    kafka: {group.protocol: consumer}
+YAML
+  base=$(free_port)
+  port=$((base + 1))
+  "$KAFKACTL" --log warn -f "$WORK/$label.yml" worker "$label:1" --metrics-listen "127.0.0.1:$base" \
+    >"$WORK/$label.out" 2>"$WORK/$label.log" &
+  WORKER_PID=$!
+  local first="" t1="" done_at="" value deadline
+  deadline=$(($(date +%s) + 300))
+  while :; do
+    kill -0 "$WORKER_PID" 2>/dev/null || die "worker $label exited: $(tail -5 "$WORK/$label.log")"
+    [ "$(date +%s)" -lt "$deadline" ] || die "worker $label did not finish in 300 s"
+    value=$(metric "$port" processed 2>/dev/null || true)
+    if [ -n "$value" ] && [ "$value" -gt 0 ]; then
+      if [ -z "$first" ]; then first=$value t1=$(now); fi
+      if [ "$value" -ge "$N" ]; then done_at=$(now); break; fi
+    fi
+    sleep 0.05
+  done
+  HWM_KB=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$WORKER_PID/status")
+  RSS_KB=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$WORKER_PID/status")
+  if [ "$first" -ge "$N" ]; then
+    die "worker $label handled everything between two samples; raise N"
+  fi
+  RATE=$(calc "($N - $first) / ($done_at - $t1)")
+  stop_pid "$WORKER_PID"
+  wait "$WORKER_PID" 2>/dev/null || die "worker $label did not exit 0 on SIGTERM: $(tail -5 "$WORK/$label.log")"
+  WORKER_PID=""
+  log "worker $label (batch $batch): $(printf '%.0f' "$RATE") msg/s, VmHWM $((HWM_KB / 1024)) MB, VmRSS $((RSS_KB / 1024)) MB"
+}
+
+worker_run w1 1
+W1_RATE=$RATE W1_HWM=$HWM_KB W1_RSS=$RSS_KB
+worker_run w100 100
+W100_RATE=$RATE W100_HWM=$HWM_KB
+
+ratio() { calc "$1 / $LOOP_RATE"; }
+verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
+R1=$(ratio "$W1_RATE") R100=$(ratio "$W100_RATE")
+MAX_HWM_MB=$(calc "($W1_HWM > $W100_HWM ? $W1_HWM : $W100_HWM) / 1024")
+cat <<REPORT
+
+== kafkactl worker vs the seed's Ruby loop ($N x $MSG_BYTES B, 4 partitions, dev broker, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg))
+| consumer                                              | msg/s   | ratio |
+|-------------------------------------------------------|---------|-------|
+| Ruby loop via kafkactl proxy (BLPOP + ack per message) | $(printf '%7.0f' "$LOOP_RATE") | 1.00x |
+| kafkactl worker + Ruby handler, batch 1               | $(printf '%7.0f' "$W1_RATE") | $(printf '%.2f' "$R1")x |
+| kafkactl worker + Ruby handler, batch 100             | $(printf '%7.0f' "$W100_RATE") | $(printf '%.2f' "$R100")x |
+worker memory: VmHWM $((W1_HWM / 1024)) MB / VmRSS $((W1_RSS / 1024)) MB (batch 1), VmHWM $((W100_HWM / 1024)) MB (batch 100); the handler is a separate process
+target >= ${TARGET_RATIO}x: batch 1 $(verdict "$R1 >= $TARGET_RATIO"), batch 100 $(verdict "$R100 >= $TARGET_RATIO")
+target worker RSS <= ${TARGET_RSS_MB} MB: $(verdict "$MAX_HWM_MB <= $TARGET_RSS_MB") (peak $(printf '%.1f' "$MAX_HWM_MB") MB)
+REPORT
