@@ -65,7 +65,11 @@ pub async fn deploy_command(ctx: &ControlContext, args: &DeployArgs) -> Result<u
         .check_runnable()
         .map_err(|e| usage(e.to_string()))?;
     let listed = parse_hosts(&args.ssh.hosts).map_err(usage)?;
-    let targets = targets(&manifest, &listed).map_err(usage)?;
+    let targets = if listed.is_empty() && manifest.fleet().is_empty() {
+        vec![FleetHost::local(&manifest)]
+    } else {
+        targets(&manifest, &listed).map_err(usage)?
+    };
     let options = DeployOptions {
         scope: ctx.scope,
         ssh: ssh_options(&args.ssh),

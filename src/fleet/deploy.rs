@@ -280,9 +280,15 @@ async fn read_host(
     options: &DeployOptions,
     install_hint: &str,
 ) -> Result<(DbusSystemd, Plan), String> {
-    let systemd = transport::connect(&target.host, &options.ssh, options.scope)
-        .await
-        .map_err(|e| e.to_string())?;
+    let systemd = if target.is_local() {
+        control::commands::connect(options.scope)
+            .await
+            .map_err(|e| format!("{e:#}"))?
+    } else {
+        transport::connect(&target.host, &options.ssh, options.scope)
+            .await
+            .map_err(|e| e.to_string())?
+    };
     let observed = observe(&systemd).await.map_err(|e| e.to_string())?;
     let plan = plan::reconcile(
         &target.desired,
@@ -293,7 +299,11 @@ async fn read_host(
         },
     );
     if !plan.instances(Step::Enable).is_empty() || !plan.instances(Step::Start).is_empty() {
-        let hint = format!("{install_hint} {}", target.host);
+        let hint = if target.is_local() {
+            install_hint.trim_end_matches(" --hosts").to_string()
+        } else {
+            format!("{install_hint} {}", target.host)
+        };
         control::require_template(&systemd, &hint).await?;
     }
     Ok((systemd, plan))

@@ -24,10 +24,44 @@ pub struct FleetHost {
     pub desired: Vec<Desired>,
 }
 
+/// The address of [`FleetHost::local`]: this machine, through its own bus (no SSH).
+const LOCAL_ADDRESS: &str = "localhost (local bus)";
+
 impl FleetHost {
     /// `user@address:port`, the host's name in output.
     pub fn label(&self) -> String {
-        self.host.to_string()
+        if self.is_local() {
+            LOCAL_ADDRESS.to_string()
+        } else {
+            self.host.to_string()
+        }
+    }
+
+    /// This machine, driven through its local systemd bus: what `deploy` acts on when the
+    /// manifest names no hosts and no `--hosts` are given (a manifest without a fleet runs
+    /// everything locally, as `spawn` does).
+    pub fn local(manifest: &Manifest) -> FleetHost {
+        FleetHost {
+            host: Host {
+                address: LOCAL_ADDRESS.to_string(),
+                port: 0,
+                user: None,
+                identity_file: None,
+            },
+            desired: manifest
+                .consumers
+                .iter()
+                .map(|c| Desired {
+                    name: c.name.clone(),
+                    scale: c.scale,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether this is [`FleetHost::local`].
+    pub fn is_local(&self) -> bool {
+        self.host.port == 0 && self.host.address == LOCAL_ADDRESS
     }
 }
 
@@ -185,6 +219,16 @@ consumers:
         assert_eq!(desired(&t[0]), ["orders=2", "audit=0"]);
         let err = targets(&m, &parse_hosts(&["10.9.9.9".into()]).unwrap()).unwrap_err();
         assert!(err.contains("is not a host of fleet.yml"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_without_hosts_deploys_to_this_host() {
+        let m = manifest("- name: a\n  scale: 2\n- name: b\n  scale: 0\n");
+        let t = FleetHost::local(&m);
+        assert!(t.is_local());
+        assert_eq!(t.label(), "localhost (local bus)");
+        assert_eq!(desired(&t), ["a=2", "b=0"]);
+        assert!(!targets(&manifest(ROLES), &[]).unwrap()[0].is_local());
     }
 
     #[test]
