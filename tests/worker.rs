@@ -467,3 +467,33 @@ fn bad_arguments_and_unknown_consumers_exit_2_with_a_reason() {
         assert!(log.contains(expected), "{instance}: {log}");
     }
 }
+
+#[test]
+fn a_second_instance_joining_mid_stream_loses_nothing() {
+    let setup = Setup::new(&["shared:4"]);
+    setup.manifest(&format!(
+        "name: shared\ntopic: shared\n{}\nenv:\n  DRILL_DELAY_MS: \"0.3\"\n{KAFKA}",
+        drill_command()
+    ));
+    produce(&setup.broker.bootstrap, "shared", &values("s", 10_000));
+    let mut first = setup.worker("shared:1", &[]);
+    wait_for("2,000 handled", LONG, || setup.handled().len() >= 2_000);
+    let mut second = setup.worker("shared:2", &[]);
+    wait_for("all 10,000 handled", LONG, || {
+        setup.handled_unique() == 10_000
+    });
+    for worker in [&mut first, &mut second] {
+        let status = worker.signal_and_wait(libc::SIGTERM, LONG);
+        assert!(status.success(), "{}", worker.log_text());
+    }
+    let lines = setup.handled().len();
+    eprintln!(
+        "rebalance drill: sent 10000, handled {lines}, duplicates {}",
+        lines - 10_000
+    );
+    // The partitions handed over were committed on revoke: what was acked is not redone.
+    assert!(lines - 10_000 <= 200, "{} duplicates", lines - 10_000);
+    let log = first.log_text();
+    assert!(log.contains("partitions revoked"), "{log}");
+    assert!(second.log_text().contains("partitions assigned"));
+}
