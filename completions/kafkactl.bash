@@ -16,6 +16,9 @@ _kafkactl() {
             ",$1")
                 cmd="kafkactl"
                 ;;
+            kafkactl,check)
+                cmd="kafkactl__subcmd__check"
+                ;;
             kafkactl,completions)
                 cmd="kafkactl__subcmd__completions"
                 ;;
@@ -33,6 +36,9 @@ _kafkactl() {
                 ;;
             kafkactl,install-units)
                 cmd="kafkactl__subcmd__install__subcmd__units"
+                ;;
+            kafkactl,lag)
+                cmd="kafkactl__subcmd__lag"
                 ;;
             kafkactl,manpage)
                 cmd="kafkactl__subcmd__manpage"
@@ -67,6 +73,9 @@ _kafkactl() {
             kafkactl__subcmd__dev__subcmd__help,help)
                 cmd="kafkactl__subcmd__dev__subcmd__help__subcmd__help"
                 ;;
+            kafkactl__subcmd__help,check)
+                cmd="kafkactl__subcmd__help__subcmd__check"
+                ;;
             kafkactl__subcmd__help,completions)
                 cmd="kafkactl__subcmd__help__subcmd__completions"
                 ;;
@@ -84,6 +93,9 @@ _kafkactl() {
                 ;;
             kafkactl__subcmd__help,install-units)
                 cmd="kafkactl__subcmd__help__subcmd__install__subcmd__units"
+                ;;
+            kafkactl__subcmd__help,lag)
+                cmd="kafkactl__subcmd__help__subcmd__lag"
                 ;;
             kafkactl__subcmd__help,manpage)
                 cmd="kafkactl__subcmd__help__subcmd__manpage"
@@ -116,12 +128,102 @@ _kafkactl() {
 
     case "${cmd}" in
         kafkactl)
-            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status deploy install-units completions manpage dev help"
+            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status lag check deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__check)
+            opts="-c -i -f -h -V --consumer --lag-warning --lag-critical --inactive-warning --inactive-critical --restarts-warning --restarts-critical --no-lag --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --brokers --kafka-timeout --log --user --manifest --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --consumer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lag-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lag-critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inactive-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inactive-critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restarts-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restarts-critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --brokers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kafka-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -378,8 +480,22 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__help)
-            opts="proxy worker spawn stop restart disable-and-stop status deploy install-units completions manpage dev help"
+            opts="proxy worker spawn stop restart disable-and-stop status lag check deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -476,6 +592,20 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__help__subcmd__install__subcmd__units)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__help__subcmd__lag)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -627,6 +757,56 @@ _kafkactl() {
                     return 0
                     ;;
                 --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__lag)
+            opts="-c -o -f -h -V --consumer --output --brokers --kafka-timeout --log --user --manifest --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --consumer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --brokers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kafka-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -818,7 +998,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__status)
-            opts="-c -o -i -f -h -V --consumer --output --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
+            opts="-c -o -i -f -h -V --consumer --output --fleet --lag --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --brokers --kafka-timeout --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -861,6 +1041,14 @@ _kafkactl() {
                     return 0
                     ;;
                 --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --brokers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kafka-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -145,14 +145,68 @@ json\:"JSON for programs"))' \
 '--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
 '--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
 '--parallel=[Hosts worked on at once]:PARALLEL:_default' \
+'--brokers=[Kafka bootstrap servers, overriding the manifest'\''s \`brokers\:\`]:BROKERS:_default' \
+'--kafka-timeout=[Seconds each request to the brokers may take]:SECS:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--lag[Also show each instance'\''s partitions\: committed offset, high watermark, lag]' \
 '--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(lag)
+_arguments "${_arguments_options[@]}" : \
+'-c+[Consumer name (every consumer of the manifest when absent)]:CONSUMER:_default' \
+'--consumer=[Consumer name (every consumer of the manifest when absent)]:CONSUMER:_default' \
+'-o+[Output format]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--brokers=[Kafka bootstrap servers, overriding the manifest'\''s \`brokers\:\`]:BROKERS:_default' \
+'--kafka-timeout=[Seconds each request to the brokers may take]:SECS:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(check)
+_arguments "${_arguments_options[@]}" : \
+'-c+[Consumer name (every consumer when absent)]:CONSUMER:_default' \
+'--consumer=[Consumer name (every consumer when absent)]:CONSUMER:_default' \
+'--lag-warning=[WARNING when a consumer group'\''s total lag is above N]:N:_default' \
+'--lag-critical=[CRITICAL when a consumer group'\''s total lag is above N]:N:_default' \
+'--inactive-warning=[WARNING when more than N instances are not active]:N:_default' \
+'--inactive-critical=[CRITICAL when more than N instances are not active]:N:_default' \
+'--restarts-warning=[WARNING when an instance was restarted automatically more than N times (NRestarts)]:N:_default' \
+'--restarts-critical=[CRITICAL when an instance was restarted automatically more than N times (NRestarts)]:N:_default' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
+'--brokers=[Kafka bootstrap servers, overriding the manifest'\''s \`brokers\:\`]:BROKERS:_default' \
+'--kafka-timeout=[Seconds each request to the brokers may take]:SECS:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--no-lag[Do not read lag from Kafka (instances and restarts only)]' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
@@ -335,6 +389,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(lag)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (deploy)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -394,6 +456,8 @@ _kafkactl_commands() {
 'restart:Restart consumer instances' \
 'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
 'status:Show consumer instances' \
+'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
+'check:Icinga/Nagios plugin\: instances, restarts and lag against thresholds (exit 0/1/2/3)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
 'completions:Print shell completions' \
@@ -402,6 +466,11 @@ _kafkactl_commands() {
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'kafkactl commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__check_commands] )) ||
+_kafkactl__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl check commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__completions_commands] )) ||
 _kafkactl__subcmd__completions_commands() {
@@ -459,6 +528,8 @@ _kafkactl__subcmd__help_commands() {
 'restart:Restart consumer instances' \
 'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
 'status:Show consumer instances' \
+'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
+'check:Icinga/Nagios plugin\: instances, restarts and lag against thresholds (exit 0/1/2/3)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
 'completions:Print shell completions' \
@@ -467,6 +538,11 @@ _kafkactl__subcmd__help_commands() {
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'kafkactl help commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__check_commands] )) ||
+_kafkactl__subcmd__help__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help check commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__help__subcmd__completions_commands] )) ||
 _kafkactl__subcmd__help__subcmd__completions_commands() {
@@ -504,6 +580,11 @@ _kafkactl__subcmd__help__subcmd__help_commands() {
 _kafkactl__subcmd__help__subcmd__install-units_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl help install-units commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__lag_commands] )) ||
+_kafkactl__subcmd__help__subcmd__lag_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help lag commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__help__subcmd__manpage_commands] )) ||
 _kafkactl__subcmd__help__subcmd__manpage_commands() {
@@ -544,6 +625,11 @@ _kafkactl__subcmd__help__subcmd__worker_commands() {
 _kafkactl__subcmd__install-units_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl install-units commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__lag_commands] )) ||
+_kafkactl__subcmd__lag_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl lag commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__manpage_commands] )) ||
 _kafkactl__subcmd__manpage_commands() {

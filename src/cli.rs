@@ -53,6 +53,10 @@ pub enum Command {
     DisableAndStop(DisableArgs),
     /// Show consumer instances
     Status(StatusArgs),
+    /// Show consumer groups' lag per partition (committed offset, high watermark, member)
+    Lag(LagArgs),
+    /// Icinga/Nagios plugin: instances, restarts and lag against thresholds (exit 0/1/2/3)
+    Check(CheckArgs),
     /// Reconcile the manifest on every host of the fleet
     Deploy(DeployArgs),
     /// Install kafkactl's systemd unit files and reload systemd
@@ -171,9 +175,78 @@ pub struct StatusArgs {
     /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
     #[arg(long)]
     pub fleet: bool,
+    /// Also show each instance's partitions: committed offset, high watermark, lag
+    #[arg(long)]
+    pub lag: bool,
     /// How to reach hosts (with --hosts or --fleet)
     #[command(flatten)]
     pub ssh: SshArgs,
+    /// How to reach Kafka (with --lag)
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// How monitoring commands reach Kafka.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers, overriding the manifest's `brokers:`
+    #[arg(long, env = "KAFKACTL_BROKERS")]
+    pub brokers: Option<String>,
+    /// Seconds each request to the brokers may take
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub kafka_timeout: u64,
+}
+
+/// `kafkactl lag`
+#[derive(Debug, Args)]
+pub struct LagArgs {
+    /// Consumer name (every consumer of the manifest when absent)
+    #[arg(short = 'c', long)]
+    pub consumer: Option<String>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// How to reach Kafka
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// `kafkactl check`: every threshold is exceeded when the value is above it.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Consumer name (every consumer when absent)
+    #[arg(short = 'c', long)]
+    pub consumer: Option<String>,
+    /// WARNING when a consumer group's total lag is above N
+    #[arg(long, value_name = "N")]
+    pub lag_warning: Option<u64>,
+    /// CRITICAL when a consumer group's total lag is above N
+    #[arg(long, value_name = "N")]
+    pub lag_critical: Option<u64>,
+    /// WARNING when more than N instances are not active
+    #[arg(long, value_name = "N")]
+    pub inactive_warning: Option<u64>,
+    /// CRITICAL when more than N instances are not active
+    #[arg(long, value_name = "N")]
+    pub inactive_critical: Option<u64>,
+    /// WARNING when an instance was restarted automatically more than N times (NRestarts)
+    #[arg(long, value_name = "N")]
+    pub restarts_warning: Option<u64>,
+    /// CRITICAL when an instance was restarted automatically more than N times (NRestarts)
+    #[arg(long, value_name = "N")]
+    pub restarts_critical: Option<u64>,
+    /// Do not read lag from Kafka (instances and restarts only)
+    #[arg(long)]
+    pub no_lag: bool,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// How to reach Kafka
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }
 
 /// How fleet commands reach their hosts over SSH.

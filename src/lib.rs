@@ -7,6 +7,7 @@
 //!   the app's handler process over a line protocol, at least once;
 //! - the control plane (`spawn`, `status`, `deploy`, ...: [`control`], [`systemd`], [`plan`]),
 //!   on this host and across a fleet over SSH ([`fleet`], [`transport`]);
+//! - monitoring (`lag`, `status --lag`, the `check` plugin: [`monitor`]);
 //! - `kafkactl dev broker` ([`dev`]): librdkafka's mock cluster for the quickstart and tests.
 
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod fleet;
 pub mod kafka;
 pub mod manifest;
 pub mod metrics;
+pub mod monitor;
 pub mod notify;
 pub mod plan;
 pub mod proctitle;

@@ -8,6 +8,7 @@ use kafkactl::control::commands::{self, ControlContext};
 use kafkactl::dev::broker::{self, BrokerOptions};
 use kafkactl::error::exit_code_for;
 use kafkactl::fleet;
+use kafkactl::monitor;
 use kafkactl::plan::Step;
 use kafkactl::systemd::Scope;
 use kafkactl::worker::WorkerOptions;
@@ -18,7 +19,18 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if is_check(&err) => {
+            // A monitoring plugin's bad arguments are UNKNOWN (3), not CRITICAL (clap's 2).
+            let first = err.to_string();
+            let first = first.lines().next().unwrap_or_default();
+            println!("KAFKACTL UNKNOWN - {}", first.trim_start_matches("error: "));
+            eprint!("{err}");
+            return ExitCode::from(kafkactl::monitor::check::State::Unknown.code());
+        }
+        Err(err) => err.exit(),
+    };
     init_logging(&cli.log);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,6 +42,29 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code_for(&err))
         }
     }
+}
+
+/// Whether a command-line error is about `kafkactl check` (not help or version output).
+fn is_check(err: &clap::Error) -> bool {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        return false;
+    }
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            // Global options that take a separate value.
+            "-f" | "--manifest" | "--log" => {
+                args.next();
+            }
+            a if a.starts_with('-') => {}
+            a => return a == "check",
+        }
+    }
+    false
 }
 
 fn init_logging(filter: &str) {
@@ -140,6 +175,11 @@ async fn run_control(ctx: &ControlContext, command: Command) -> Result<u8> {
     // Fleet commands reach their hosts over SSH; nothing local is needed.
     match &command {
         Command::Deploy(args) => return fleet::commands::deploy_command(ctx, args).await,
+        Command::Lag(args) => return monitor::commands::lag(ctx, args).await,
+        Command::Check(args) => return Ok(monitor::commands::check(ctx, args).await),
+        Command::Status(args) if args.lag => {
+            return monitor::commands::status_with_lag(ctx, args).await
+        }
         Command::Status(args) if fleet::commands::wants_fleet(&args.ssh, args.fleet) => {
             return fleet::commands::status(ctx, args).await
         }

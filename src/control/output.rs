@@ -86,6 +86,25 @@ impl StatusRow {
         row
     }
 
+    /// The one row of a host that could not be read.
+    pub fn unreachable(host: &str, why: String) -> StatusRow {
+        StatusRow {
+            host: host.to_string(),
+            unit: "-".into(),
+            instance: "-".into(),
+            active_state: "unreachable".into(),
+            sub_state: "-".into(),
+            main_pid: None,
+            memory_bytes: None,
+            cpu_nsec: None,
+            restarts: None,
+            active_since_usec: None,
+            status_text: None,
+            result: None,
+            error: Some(why),
+        }
+    }
+
     /// Whether the instance is up.
     pub fn is_active(&self) -> bool {
         self.active_state == "active"

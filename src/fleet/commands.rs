@@ -91,46 +91,7 @@ pub async fn status(ctx: &ControlContext, args: &StatusArgs) -> Result<u8> {
             )));
         }
     }
-    let hosts = selected_hosts(ctx, &args.ssh, args.fleet)?;
-    let options = ssh_options(&args.ssh);
-    let scope = ctx.scope;
-    let consumer = args.consumer.as_deref();
-    let per_host: Vec<Vec<StatusRow>> = fan_out(hosts, args.ssh.parallel as usize, |target| {
-        let options = &options;
-        async move {
-            let label = target.label();
-            let unreachable = |why: String| {
-                vec![StatusRow {
-                    host: label.clone(),
-                    unit: "-".into(),
-                    instance: "-".into(),
-                    active_state: "unreachable".into(),
-                    sub_state: "-".into(),
-                    main_pid: None,
-                    memory_bytes: None,
-                    cpu_nsec: None,
-                    restarts: None,
-                    active_since_usec: None,
-                    status_text: None,
-                    result: None,
-                    error: Some(why),
-                }]
-            };
-            let systemd = match transport::connect(&target.host, options, scope).await {
-                Ok(s) => s,
-                Err(e) => return unreachable(e.to_string()),
-            };
-            match instance_statuses(&systemd, consumer).await {
-                Ok(list) => list
-                    .into_iter()
-                    .map(|(instance, status)| StatusRow::new(&label, &instance, status))
-                    .collect(),
-                Err(e) => unreachable(e.to_string()),
-            }
-        }
-    })
-    .await;
-    let rows: Vec<StatusRow> = per_host.into_iter().flatten().collect();
+    let rows = status_rows(ctx, &args.ssh, args.fleet, args.consumer.as_deref()).await?;
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutputFormat::Table if rows.is_empty() => println!("no kafka-consumer instances"),
@@ -144,6 +105,40 @@ pub async fn status(ctx: &ControlContext, args: &StatusArgs) -> Result<u8> {
     } else {
         EXIT_NOT_ACTIVE
     })
+}
+
+/// The instance rows of every host of `--hosts`/`--fleet` (only `consumer`'s when given); a
+/// host that cannot be read is one row, `unreachable`, with the reason.
+pub async fn status_rows(
+    ctx: &ControlContext,
+    ssh: &SshArgs,
+    fleet: bool,
+    consumer: Option<&str>,
+) -> Result<Vec<StatusRow>> {
+    let hosts = selected_hosts(ctx, ssh, fleet)?;
+    let options = ssh_options(ssh);
+    let scope = ctx.scope;
+    let per_host: Vec<Vec<StatusRow>> = fan_out(hosts, ssh.parallel as usize, |target| {
+        let options = &options;
+        async move {
+            let label = target.label();
+            let rows = match transport::connect(&target.host, options, scope).await {
+                Ok(systemd) => instance_statuses(&systemd, consumer)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match rows {
+                Ok(list) => list
+                    .into_iter()
+                    .map(|(instance, status)| StatusRow::new(&label, &instance, status))
+                    .collect(),
+                Err(why) => vec![StatusRow::unreachable(&label, why)],
+            }
+        }
+    })
+    .await;
+    Ok(per_host.into_iter().flatten().collect())
 }
 
 /// `install-units --hosts ...` / `--fleet`: writes the unit files on every host over SFTP, then

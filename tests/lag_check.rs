@@ -1,0 +1,414 @@
+//! `kafkactl lag`, `status --lag` and the `check` plugin against the dev broker and the
+//! systemd user manager of scripts/systemd-user.sh. Messages are produced with rdkafka, and a
+//! test-side consumer commits chosen offsets for the consumer's group (`<app>-<name>`).
+//! The tests that start units share the manager's kafka-consumer@ namespace with
+//! tests/control_plane.rs, so they hold its lock and use the same fake worker.
+
+mod common;
+
+use common::{kafkactl, wait_for, Broker};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::Value;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Produces `count` messages to one partition and waits for delivery.
+fn produce(bootstrap: &str, topic: &str, partition: i32, count: usize) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for i in 0..count {
+        let value = format!("m{i}");
+        producer
+            .send(
+                BaseRecord::<(), _>::to(topic)
+                    .partition(partition)
+                    .payload(&value),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// Commits `offset` for `topic`/`partition` in `group`, as a consumer that joined no group.
+fn commit(bootstrap: &str, group: &str, topic: &str, partition: i32, offset: i64) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .unwrap();
+    consumer.commit(&tpl, CommitMode::Sync).unwrap();
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The cells of every table row in `text` (`| a | b |` lines), trimmed.
+fn rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| {
+            let inner = l.trim().trim_matches('|');
+            inner.split('|').map(|c| c.trim().to_string()).collect()
+        })
+        .collect()
+}
+
+fn cells(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// A dev broker with topic `orders:2` holding 10 messages in partition 0 and 20 in
+/// partition 1; group `lagtest-<name>` committed 4 in partition 0 and nothing in 1: lag
+/// 6 + 20 = 26.
+struct Lagged {
+    broker: Broker,
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl Lagged {
+    fn new(name: &str) -> Lagged {
+        let broker = Broker::start(&["--topic", "orders:2"]);
+        produce(&broker.bootstrap, "orders", 0, 10);
+        produce(&broker.bootstrap, "orders", 1, 20);
+        commit(
+            &broker.bootstrap,
+            &format!("lagtest-{name}"),
+            "orders",
+            0,
+            4,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let lagged = Lagged {
+            broker,
+            dir,
+            name: name.to_string(),
+        };
+        let manifest = format!(
+            "app: lagtest\nbrokers: {}\nconsumers:\n  - name: {name}\n    topic: orders\n    \
+             command: [python3, handler.py]\n    kafka: {{group.protocol: consumer}}\n",
+            lagged.broker.bootstrap
+        );
+        std::fs::write(lagged.manifest(), manifest).unwrap();
+        lagged
+    }
+
+    fn manifest(&self) -> PathBuf {
+        self.dir.path().join("kafka_consumers.yml")
+    }
+
+    /// Runs `kafkactl --user -f MANIFEST args...`.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(kafkactl())
+            .arg("--user")
+            .arg("-f")
+            .arg(self.manifest())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("KAFKACTL_BROKERS")
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn lag_json_shows_committed_offsets_behind_the_high_watermark() {
+    let lagged = Lagged::new("lag_json");
+    let out = lagged.run(&["lag", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let groups: Vec<Value> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let g = &groups[0];
+    assert_eq!(g["group"], "lagtest-lag_json");
+    assert_eq!(g["total_lag"], 26);
+    assert_eq!(g["max_partition_lag"], 20);
+    let p = g["partitions"].as_array().unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(
+        (&p[0]["topic"], &p[0]["partition"], &p[0]["committed"]),
+        (&Value::from("orders"), &Value::from(0), &Value::from(4))
+    );
+    assert_eq!(
+        (&p[0]["high"], &p[0]["lag"]),
+        (&Value::from(10), &Value::from(6))
+    );
+    assert_eq!(p[1]["committed"], Value::Null);
+    assert_eq!(
+        (&p[1]["low"], &p[1]["high"]),
+        (&Value::from(0), &Value::from(20))
+    );
+    assert_eq!(p[1]["lag"], 20);
+    // The dev broker cannot describe groups: members are unknown, and said so.
+    assert_eq!(p[0]["member"], Value::Null);
+    assert!(g["members_unknown"].is_string(), "{g}");
+
+    let table = lagged.run(&["lag", "-c", &lagged.name]);
+    assert!(table.status.success(), "{}", text(&table));
+    let t = text(&table);
+    assert!(
+        rows(&t).contains(&cells(&[
+            "lagtest-lag_json",
+            "orders",
+            "0",
+            "0",
+            "10",
+            "4",
+            "6",
+            "-"
+        ])),
+        "{t}"
+    );
+    assert!(
+        rows(&t).contains(&cells(&[
+            "lagtest-lag_json",
+            "(total)",
+            "",
+            "",
+            "",
+            "",
+            "26",
+            "-"
+        ])),
+        "{t}"
+    );
+    assert!(t.contains("COMMITTED -: nothing committed"), "{t}");
+}
+
+#[test]
+fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
+    let lagged = Lagged::new("lag_check");
+    let check = |args: &[&str]| {
+        let mut all = vec!["check", "-c", "lag_check"];
+        all.extend_from_slice(args);
+        lagged.run(&all)
+    };
+    let out = check(&["--lag-warning", "100", "--lag-critical", "1000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with("KAFKACTL OK - 0 instance(s) active, max lag 26 (lag_check) | "),
+        "{line}"
+    );
+    assert!(line.contains("'lag_check_lag'=26;100;1000;0"), "{line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+
+    let out = check(&["--lag-warning", "25", "--lag-critical", "1000"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("KAFKACTL WARNING - lag_check lag 26 > 25"),
+        "{}",
+        text(&out)
+    );
+
+    let out = check(&["--lag-warning", "10", "--lag-critical", "20"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("KAFKACTL CRITICAL - lag_check lag 26 > 20"),
+        "{}",
+        text(&out)
+    );
+
+    // Nothing listens on port 1.
+    let out = check(&[
+        "--lag-warning",
+        "100",
+        "--brokers",
+        "127.0.0.1:1",
+        "--kafka-timeout",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with(
+            "KAFKACTL UNKNOWN - lag_check lag: cannot read from the brokers 127.0.0.1:1"
+        ),
+        "{line}"
+    );
+
+    // So is `lag`, with a non-zero exit.
+    let out = lagged.run(&["lag", "--brokers", "127.0.0.1:1", "--kafka-timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot read from the brokers 127.0.0.1:1"),
+        "{}",
+        text(&out)
+    );
+
+    // Bad arguments are UNKNOWN too, not clap's 2 (which Icinga would read as CRITICAL).
+    let out = check(&["--lag-warning", "lots"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("KAFKACTL UNKNOWN - "));
+}
+
+/// Serialises the tests that start units with tests/control_plane.rs and
+/// tests/worker_systemd.rs.
+fn lock() -> File {
+    let file = File::create("/tmp/kafkactl-control-plane-tests.lock").unwrap();
+    // SAFETY: flock on a file descriptor we own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
+        0
+    );
+    file
+}
+
+fn unit_dir() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    Path::new(&home).join(".config/systemd/user")
+}
+
+/// Installs the real units, then points the consumer template at the fake worker (as
+/// tests/control_plane.rs does).
+fn install_fake_worker_units(lagged: &Lagged) {
+    let out = lagged.run(&["install-units", "--proxy-config", "/dev/null"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let path = unit_dir().join("kafka-consumer@.service");
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-worker.sh");
+    let unit: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            if line.starts_with("ExecStart=") {
+                format!("ExecStart={} %i", fake.display())
+            } else if line == "NotifyAccess=main" {
+                "NotifyAccess=all".to_string()
+            } else if line.starts_with("WatchdogSec=") {
+                String::new()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, unit + "\n").unwrap();
+    assert!(Command::new("systemctl")
+        .args(["--user", "daemon-reload"])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Stops the test's instances, also when an assertion failed.
+struct Stop<'a>(&'a Lagged, &'static [&'static str]);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        for name in self.1 {
+            let _ = self.0.run(&["disable-and-stop", "-c", name]);
+        }
+    }
+}
+
+#[test]
+fn check_counts_inactive_instances_and_status_lag_joins_instances_with_partitions() {
+    let _lock = lock();
+    let lagged = Lagged::new("lagck");
+    install_fake_worker_units(&lagged);
+    let _stop = Stop(&lagged, &["lagck", "fail_lagck"]);
+    for name in ["lagck", "fail_lagck"] {
+        let _ = lagged.run(&["disable-and-stop", "-c", name]);
+    }
+    let out = lagged.run(&["spawn", "-c", "lagck", "-w", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = lagged.run(&[
+        "check",
+        "-c",
+        "lagck",
+        "--inactive-critical",
+        "0",
+        "--lag-warning",
+        "1000",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with("KAFKACTL OK - 2 instance(s) active, max lag 26 (lagck) | 'active'=2;;;0 'inactive'=0;;0;0"),
+        "{line}"
+    );
+
+    // status --lag: both instances, and the group's partitions (members unknown on the dev
+    // broker, so under INSTANCE -).
+    let out = lagged.run(&["status", "--lag", "-c", "lagck", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let instances = v["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 2, "{v}");
+    assert_eq!(instances[0]["instance"], "lagck:1");
+    assert_eq!(instances[0]["group"], "lagtest-lagck");
+    assert_eq!(instances[0]["active_state"], "active");
+    assert_eq!(v["groups"][0]["total_lag"], 26);
+    let table = lagged.run(&["status", "--lag", "-c", "lagck"]);
+    assert!(table.status.success(), "{}", text(&table));
+    let t = text(&table);
+    assert!(t.contains("kafka-consumer@lagck:1.service"), "{t}");
+    assert!(
+        rows(&t).contains(&cells(&[
+            "-",
+            "lagtest-lagck",
+            "orders/1",
+            "-",
+            "-",
+            "20",
+            "20"
+        ])),
+        "{t}"
+    );
+
+    // An instance that keeps failing (the fake worker fails consumers named fail_*).
+    let out = lagged.run(&["spawn", "-c", "fail_lagck", "-w", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = lagged.run(&[
+        "check",
+        "-c",
+        "fail_lagck",
+        "--inactive-warning",
+        "0",
+        "--inactive-critical",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with(
+            "KAFKACTL WARNING - 1 instance(s) not active > 0 (fail_lagck:1), 0 of 1 instance(s) active"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("'inactive'=1;0;1;0"), "{line}");
+    let out = lagged.run(&["check", "-c", "fail_lagck", "--inactive-critical", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // systemd restarts it (Restart=on-failure): NRestarts is judged too.
+    let mut last = String::new();
+    wait_for("an automatic restart", Duration::from_secs(60), || {
+        let out = lagged.run(&["check", "-c", "fail_lagck", "--restarts-warning", "0"]);
+        last = text(&out);
+        out.status.code() == Some(1)
+    });
+    assert!(
+        last.starts_with("KAFKACTL WARNING - fail_lagck:1 restarted "),
+        "{last}"
+    );
+    assert!(last.contains("'restarts_max'="), "{last}");
+}
