@@ -10,6 +10,7 @@
 
 use super::{assemble, GroupLag, Member, Membership};
 use rdkafka::client::Client;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use rdkafka_sys as rdsys;
@@ -53,6 +54,18 @@ pub fn connection_settings(kafka: &BTreeMap<String, String>) -> BTreeMap<String,
         .collect()
 }
 
+/// A client context that keeps librdkafka's logs and connection errors to itself: the reader
+/// reports what failed in its result (and `check`'s output must stay one line).
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn log(&self, _level: RDKafkaLogLevel, _fac: &str, _log_message: &str) {}
+
+    fn error(&self, _error: rdkafka::error::KafkaError, _reason: &str) {}
+}
+
+impl rdkafka::consumer::ConsumerContext for Quiet {}
+
 /// Reads every group at once on the blocking pool; results in input order.
 pub async fn read_groups(queries: Vec<GroupQuery>) -> Vec<Result<GroupLag, String>> {
     let tasks: Vec<_> = queries
@@ -79,10 +92,9 @@ pub fn read_group(q: &GroupQuery) -> Result<GroupLag, String> {
         .set("bootstrap.servers", &q.brokers)
         .set("group.id", &q.group)
         .set("client.id", "kafkactl-lag")
-        .set("enable.auto.commit", "false")
-        .set("log_level", "0");
-    let consumer: BaseConsumer = config
-        .create()
+        .set("enable.auto.commit", "false");
+    let consumer: BaseConsumer<Quiet> = config
+        .create_with_context(Quiet)
         .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
     let unreachable = |e: rdkafka::error::KafkaError| {
         format!(
