@@ -497,3 +497,26 @@ fn a_second_instance_joining_mid_stream_loses_nothing() {
     assert!(log.contains("partitions revoked"), "{log}");
     assert!(second.log_text().contains("partitions assigned"));
 }
+
+#[test]
+fn an_instance_without_partitions_still_reports_ready() {
+    let setup = Setup::new(&["single:1"]);
+    setup.manifest(&format!(
+        "name: single\ntopic: single\n{}\n{KAFKA}",
+        drill_command()
+    ));
+    let mut first = setup.worker("single:1", &[]);
+    wait_for("instance 1 ready", LONG, || {
+        first.log_text().contains(": ready")
+    });
+    // The only partition is taken: instance 2 gets none, and must still say READY (or
+    // systemd would time its start out and restart it forever).
+    let mut second = setup.worker("single:2", &[]);
+    wait_for("instance 2 ready", LONG, || {
+        second.log_text().contains(": ready")
+    });
+    assert!(second.log_text().contains("no partitions assigned yet"));
+    for worker in [&mut first, &mut second] {
+        assert!(worker.signal_and_wait(libc::SIGTERM, LONG).success());
+    }
+}

@@ -10,7 +10,7 @@ use rdkafka::{ClientContext, TopicPartitionList};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Callbacks librdkafka runs while the worker polls.
+/// Callbacks librdkafka runs while the worker polls (statistics: once a second).
 pub struct WorkerContext {
     /// Set once the first assignment arrived: the instance has joined its group.
     pub joined: Arc<AtomicBool>,
@@ -25,6 +25,17 @@ impl ClientContext for WorkerContext {
     }
 
     fn stats(&self, statistics: Statistics) {
+        if let Some(group) = &statistics.cgrp {
+            // An instance beyond the partition count gets no assignment, and under the
+            // consumer protocol no assign callback either: "up" (coordinator found, member
+            // heartbeating) is as joined as it gets, and it must still report READY.
+            if group.state == "up" && !self.joined.swap(true, Ordering::AcqRel) {
+                tracing::info!(
+                    assigned = group.assignment_size,
+                    "group coordinator up (no partitions assigned yet)"
+                );
+            }
+        }
         let mut lag = Vec::new();
         for (topic, t) in &statistics.topics {
             for (id, p) in &t.partitions {

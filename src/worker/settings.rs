@@ -38,8 +38,9 @@ const WORKER_DEFAULTS: [(&str, &str); 7] = [
     // default of 1 s left a fast handler idle for most of each second (22k vs 70k msgs/s in
     // scripts/bench-worker.sh).
     ("fetch.queue.backoff.ms", "10"),
-    // Per-partition lag for the metrics.
-    ("statistics.interval.ms", "5000"),
+    // Per-partition lag for the metrics, and the group state that tells an instance without
+    // partitions that it has joined (READY=1).
+    ("statistics.interval.ms", "1000"),
 ];
 
 /// Resolves an instance. `brokers_flag` and `statsd_flag` come from `--brokers` /
