@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Quickstart: builds kafkactl, starts a local Kafka-protocol broker (`kafkactl dev broker`), a
-# systemd user manager (scripts/systemd-user.sh), installs kafkactl's units into it and runs
-# the proxy as kafkactl-proxy.service (Type=notify), then shows a produce -> consume -> ack
-# roundtrip through redis-cli.
-#   scripts/quickstart.sh        start everything (idempotent) and run the demo
-#   scripts/quickstart.sh down   stop what it started
-# Settings: KAFKACTL_PROXY_PORT (default 6380).
+# Quickstart: the whole system on this machine, with one command.
+#   scripts/quickstart.sh        build kafkactl, start a Kafka-protocol broker (`kafkactl dev
+#                                broker`), a systemd user manager and the proxy
+#                                (kafkactl-proxy.service), install the units, deploy
+#                                examples/kafka_consumers.yml (the Ruby PriceDropsConsumer at
+#                                scale 2), produce product-change events through the proxy with
+#                                redis-cli, and show `kafkactl status --lag` as offsets move.
+#                                Idempotent: run it again to redeploy and produce more.
+#   scripts/quickstart.sh down   stop everything it started.
+# Settings: KAFKACTL_PROXY_PORT (default 6380), QUICKSTART_EVENTS (default 300 per round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUN=$ROOT/.run
 PORT=${KAFKACTL_PROXY_PORT:-6380}
-BIN=$ROOT/target/release/kafkactl
+EVENTS=${QUICKSTART_EVENTS:-300}
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/kafkactl
+MANIFEST=$ROOT/examples/kafka_consumers.yml
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
-
+indent() { sed 's/^/    /'; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_one() {
@@ -29,13 +34,15 @@ stop_one() {
 }
 
 down() {
-  if [ -S /run/user/$(id -u)/bus ]; then
+  if [ -S "/run/user/$(id -u)/bus" ]; then
     eval "$(bash scripts/systemd-user.sh env)"
+    if [ -x "$BIN" ] && systemctl --user cat kafka-consumer@.service >/dev/null 2>&1; then
+      "$BIN" --user -f "$MANIFEST" disable-and-stop -c price_drops 2>&1 | indent || true
+    fi
     systemctl --user stop kafkactl-proxy.service 2>/dev/null && say "stopped kafkactl-proxy.service"
   fi
-  stop_one proxy # a proxy started by an older quickstart
   stop_one broker
-  rm -f "$RUN/bootstrap"
+  rm -f "$RUN/bootstrap" "$RUN/price_drops.log"
 }
 
 if [ "${1:-up}" = "down" ]; then
@@ -52,7 +59,7 @@ mkdir -p "$RUN"
 if ! alive "$RUN/broker.pid"; then
   rm -f "$RUN/bootstrap"
   say "starting the dev broker (librdkafka's in-memory mock cluster)"
-  setsid "$BIN" dev broker --topic greetings:4 --address-file "$RUN/bootstrap" \
+  setsid "$BIN" dev broker --topic product_changes:4 --address-file "$RUN/bootstrap" \
     </dev/null >"$RUN/broker.out" 2>"$RUN/broker.log" &
   echo $! >"$RUN/broker.pid"
   for _ in $(seq 1 100); do [ -s "$RUN/bootstrap" ] && break; sleep 0.1; done
@@ -65,52 +72,66 @@ say "starting a systemd user manager (reused when already running)"
 bash scripts/systemd-user.sh start
 eval "$(bash scripts/systemd-user.sh env)"
 
-say "installing kafkactl's units and starting kafkactl-proxy.service on 127.0.0.1:$PORT"
+say "installing kafkactl's units (kafka-consumer@.service, kafkactl-proxy.service)"
 # The proxy's config: the dev config with this broker's address.
 sed "s|\"bootstrap.servers\": \"[^\"]*\"|\"bootstrap.servers\": \"$BOOTSTRAP\"|" \
   examples/proxy.dev.json >"$RUN/proxy.json"
-"$BIN" --user -f examples/kafka_consumers.yml install-units --proxy-config "$RUN/proxy.json" \
-  --workdir "$ROOT" | sed 's/^/    /'
-systemctl --user set-environment "KAFKACTL_PROXY_LISTEN=127.0.0.1:$PORT"
+"$BIN" --user -f "$MANIFEST" install-units --proxy-config "$RUN/proxy.json" --workdir "$ROOT" | indent
+# Units read these from the user manager's environment: the proxy's address, and the broker
+# for workers (examples/kafka_consumers.yml leaves `brokers:` to KAFKACTL_BROKERS).
+# PRICE_DROPS_LOG is where the demo's PriceDrop stand-in records what the consumers find.
+systemctl --user set-environment "KAFKACTL_PROXY_LISTEN=127.0.0.1:$PORT" "KAFKACTL_BROKERS=$BOOTSTRAP" \
+  "PRICE_DROPS_LOG=$RUN/price_drops.log"
+export KAFKACTL_BROKERS=$BOOTSTRAP # for `status --lag` below
+
+say "starting kafkactl-proxy.service on 127.0.0.1:$PORT"
 # Restart: the broker's address may have changed since the last run.
 if ! systemctl --user restart kafkactl-proxy.service; then
   systemctl --user status kafkactl-proxy.service --no-pager >&2 || true
   echo "kafkactl-proxy.service did not start (is port $PORT taken?)" >&2
   exit 1
 fi
-systemctl --user status kafkactl-proxy.service --no-pager 2>/dev/null | grep -E "Loaded|Active|Status|Main PID" | sed 's/^/    /'
+systemctl --user status kafkactl-proxy.service --no-pager 2>/dev/null | grep -E "Active|Status" | indent
 redis-cli -p "$PORT" PING >/dev/null 2>&1 || { echo "proxy does not answer on $PORT" >&2; exit 1; }
 
-VALUE="Hello there! ($(date +%T))"
-say "produce:  redis-cli RPUSHX topics:greetings \"$VALUE\""
-redis-cli -p "$PORT" RPUSHX topics:greetings "$VALUE"
-say "flush:    redis-cli DUMP 5000   (0 = everything delivered)"
-redis-cli -p "$PORT" DUMP 5000
+say "deploying examples/kafka_consumers.yml: kafkactl --user deploy"
+# Running instances are restarted in rolling batches: they pick up a new broker address.
+"$BIN" --user -f "$MANIFEST" deploy | indent
 
-say "consume:  CLIENT SETNAME quickstart:demo, then BLPOP until our message, acking each"
-coproc CLI { redis-cli -p "$PORT"; }
-send() { echo "$*" >&"${CLI[1]}"; }
-recv() { read -r -t 15 line <&"${CLI[0]}" && printf '%s' "$line"; }
-send "CLIENT SETNAME quickstart:demo"
-echo "    CLIENT SETNAME -> $(recv)"
-found=""
-for _ in $(seq 1 50); do
-  send "BLPOP topics:greetings 5"
-  first=$(recv)
-  [ -z "$first" ] && continue # timeout: redis-cli prints an empty line for the null array
-  topic=$(recv); recv >/dev/null; partition=$(recv); recv >/dev/null; offset=$(recv)
-  recv >/dev/null; value=$(recv)
-  echo "    BLPOP -> topic=$topic partition=$partition offset=$offset value=\"$value\""
-  send "RPUSH acks $topic:$partition:$offset"
-  echo "    RPUSH acks $topic:$partition:$offset -> $(recv)"
-  if [ "$value" = "$VALUE" ]; then found=yes; break; fi
+# produce_round N: EVENTS product-change events through the proxy, every third a price drop.
+produce_round() {
+  local round=$1 i replies
+  replies=$(for i in $(seq 1 "$EVENTS"); do
+    local id=$((round * 100000 + i)) old=$((100 + i % 50))
+    local new=$((i % 3 == 0 ? old - 10 : old + 5))
+    printf "RPUSHX topics:product_changes '{\"id\":%d,\"old_price\":%d,\"new_price\":%d}'\n" "$id" "$old" "$new"
+  done | redis-cli -p "$PORT")
+  if [ "$(printf '%s\n' "$replies" | grep -cx 1)" != "$EVENTS" ]; then
+    echo "the proxy refused events: $(printf '%s\n' "$replies" | grep -vx 1 | sort | uniq -c | head -3)" >&2
+    exit 1
+  fi
+  redis-cli -p "$PORT" DUMP 10000 >/dev/null
+  echo "    $EVENTS events produced (e.g. {\"id\":$((round * 100000 + 3)),\"old_price\":103,\"new_price\":93})"
+}
+
+for round in 1 2; do
+  say "producing $EVENTS product-change events through the proxy (round $round): redis-cli RPUSHX topics:product_changes '{...}'"
+  produce_round "$round"
+  sleep 3 # the workers commit every second
+  say "kafkactl --user status --lag"
+  "$BIN" --user -f "$MANIFEST" status --lag | indent
 done
-send "QUIT"; recv >/dev/null || true
-[ -n "$found" ] || { echo "did not receive the message back; see $RUN/proxy.log" >&2; exit 1; }
 
-say "stats:    redis-cli HGETALL stats"
-redis-cli -p "$PORT" HGETALL stats | paste - - | awk '{ printf "    %-30s %s\n", $1, $2 }'
-say "roundtrip OK. The broker and the proxy keep running:"
-echo "    redis-cli -p $PORT                              # talk to the proxy"
-echo "    eval \"\$(scripts/systemd-user.sh env)\"; systemctl --user status kafkactl-proxy"
-echo "    scripts/quickstart.sh down                       # stop them"
+say "the consumers' STATUS lines"
+for n in 1 2; do
+  systemctl --user show -p StatusText --value "kafka-consumer@price_drops:$n.service" | indent
+done
+if [ -s "$RUN/price_drops.log" ]; then
+  say "price drops found by the Ruby PriceDropsConsumer ($(wc -l <"$RUN/price_drops.log") so far, in $RUN/price_drops.log)"
+  tail -3 "$RUN/price_drops.log" | indent
+fi
+say "the whole system is running. Next:"
+echo "    eval \"\$(scripts/systemd-user.sh env)\"   # then: systemctl --user status 'kafka-consumer@*'"
+echo "    target/release/kafkactl --user -f examples/kafka_consumers.yml status --lag"
+echo "    redis-cli -p $PORT                                 # talk to the proxy"
+echo "    scripts/quickstart.sh down                          # stop everything"

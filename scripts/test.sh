@@ -30,3 +30,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --locked "$@"
 fi
+
+# The README's quickstart, from a clean clone (the whole suite only, not a filtered run).
+if [ $# -eq 0 ]; then
+  echo "== quickstart (scripts/quickstart-check.sh)"
+  bash scripts/quickstart-check.sh
+fi
