@@ -6,20 +6,9 @@
 mod common;
 
 use common::kafkactl;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use common::user_manager::{fake_worker, lock, point_template_at, unit_dir};
+use std::path::Path;
 use std::process::{Command, Output};
-
-/// Serialises the tests of this file across nextest's processes.
-fn lock() -> File {
-    let file = File::create("/tmp/kafkactl-control-plane-tests.lock").unwrap();
-    // SAFETY: flock on a file descriptor we own.
-    assert_eq!(
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
-        0
-    );
-    file
-}
 
 fn require_rig() {
     let ok = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
@@ -51,36 +40,11 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn unit_dir() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    Path::new(&home).join(".config/systemd/user")
-}
-
 /// Installs the real units, then points the consumer template at the fake worker.
 fn install_fake_worker_units() {
     let out = run(&["install-units", "--proxy-config", "/dev/null"]);
     assert!(out.status.success(), "{}", text(&out));
-    let path = unit_dir().join("kafka-consumer@.service");
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-worker.sh");
-    let unit = std::fs::read_to_string(&path).unwrap();
-    let unit: String = unit
-        .lines()
-        .map(|line| {
-            if line.starts_with("ExecStart=") {
-                format!("ExecStart={} %i", fake.display())
-            } else if line == "NotifyAccess=main" {
-                // systemd-notify runs as a child of the script.
-                "NotifyAccess=all".to_string()
-            } else if line.starts_with("WatchdogSec=") {
-                // The stand-in does not pet the watchdog.
-                String::new()
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&path, unit + "\n").unwrap();
+    point_template_at(&unit_dir().join("kafka-consumer@.service"), &fake_worker());
     assert!(Command::new("systemctl")
         .args(["--user", "daemon-reload"])
         .status()

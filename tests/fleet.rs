@@ -11,6 +11,7 @@
 mod common;
 
 use common::kafkactl;
+use common::user_manager::with_fake_worker;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -99,23 +100,11 @@ impl Fleet {
             ));
             let unit = std::fs::read_to_string(&path).unwrap();
             assert!(unit.contains("worker %i"), "install-units wrote {unit}");
-            let fake = rig_dir().join("bin/fake-worker.sh");
-            let unit: String = unit
-                .lines()
-                .map(|line| {
-                    if line.starts_with("ExecStart=") {
-                        format!("ExecStart={} %i", fake.display())
-                    } else if line == "NotifyAccess=main" {
-                        "NotifyAccess=all".to_string()
-                    } else if line.starts_with("WatchdogSec=") {
-                        String::new()
-                    } else {
-                        line.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            std::fs::write(&path, unit + "\n").unwrap();
+            std::fs::write(
+                &path,
+                with_fake_worker(&unit, &rig_dir().join("bin/fake-worker.sh")),
+            )
+            .unwrap();
             let uid = String::from_utf8(
                 Command::new("id")
                     .args(["-u", &user])

@@ -6,13 +6,13 @@
 
 mod common;
 
+use common::user_manager::{fake_worker, lock, point_template_at, unit_dir};
 use common::{kafkactl, wait_for, Broker};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -260,47 +260,12 @@ fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("KAFKACTL UNKNOWN - "));
 }
 
-/// Serialises the tests that start units with tests/control_plane.rs and
-/// tests/worker_systemd.rs.
-fn lock() -> File {
-    let file = File::create("/tmp/kafkactl-control-plane-tests.lock").unwrap();
-    // SAFETY: flock on a file descriptor we own.
-    assert_eq!(
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
-        0
-    );
-    file
-}
-
-fn unit_dir() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    Path::new(&home).join(".config/systemd/user")
-}
-
 /// Installs the real units, then points the consumer template at the fake worker (as
 /// tests/control_plane.rs does).
 fn install_fake_worker_units(lagged: &Lagged) {
     let out = lagged.run(&["install-units", "--proxy-config", "/dev/null"]);
     assert!(out.status.success(), "{}", text(&out));
-    let path = unit_dir().join("kafka-consumer@.service");
-    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-worker.sh");
-    let unit: String = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            if line.starts_with("ExecStart=") {
-                format!("ExecStart={} %i", fake.display())
-            } else if line == "NotifyAccess=main" {
-                "NotifyAccess=all".to_string()
-            } else if line.starts_with("WatchdogSec=") {
-                String::new()
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&path, unit + "\n").unwrap();
+    point_template_at(&unit_dir().join("kafka-consumer@.service"), &fake_worker());
     assert!(Command::new("systemctl")
         .args(["--user", "daemon-reload"])
         .status()

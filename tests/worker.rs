@@ -316,14 +316,7 @@ fn a_handler_that_keeps_crashing_stops_the_instance() {
     ));
     produce(&setup.broker.bootstrap, "doomed", &["crash".into()]);
     let mut worker = setup.worker("doomed:1", &[]);
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = worker.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(start.elapsed() < LONG, "{}", worker.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = worker.wait_exit(LONG);
     assert_eq!(status.code(), Some(1), "{}", worker.log_text());
     let log = worker.log_text();
     assert!(log.contains("the handler failed 5 times in a row"), "{log}");
@@ -419,14 +412,7 @@ fn a_handler_that_breaks_the_protocol_is_rejected_and_nothing_is_acked() {
         &["m0".into(), "garbage".into(), "m2".into()],
     );
     let mut worker = setup.worker("strict:1", &[]);
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = worker.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(start.elapsed() < LONG, "{}", worker.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = worker.wait_exit(LONG);
     let log = worker.log_text();
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(

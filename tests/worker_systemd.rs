@@ -5,24 +5,14 @@
 
 mod common;
 
+use common::user_manager::{lock, unit_dir};
 use common::{kafkactl, wait_for, Broker};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
-
-fn lock() -> File {
-    let file = File::create("/tmp/kafkactl-control-plane-tests.lock").unwrap();
-    // SAFETY: flock on a file descriptor we own.
-    assert_eq!(
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
-        0
-    );
-    file
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -38,11 +28,6 @@ fn systemctl(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn unit_dir() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    Path::new(&home).join(".config/systemd/user")
 }
 
 fn produce(bootstrap: &str, topic: &str, values: &[String]) {
@@ -97,6 +82,11 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
         systemctl(&["show", "-p", "Version"]).status.success(),
         "no systemd user manager: scripts/test.sh starts one"
     );
+    // The manifest names the broker; a KAFKACTL_BROKERS left in the manager's environment
+    // (by an interrupted quickstart) would override it for every unit.
+    assert!(systemctl(&["unset-environment", "KAFKACTL_BROKERS"])
+        .status
+        .success());
     let broker = Broker::start(&["--topic", "product_changes:4", "--topic", "stuck:1"]);
     // Outside the test's own tempdir conventions: the units' processes write here.
     let dir = tempfile::tempdir().unwrap();

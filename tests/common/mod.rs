@@ -2,6 +2,8 @@
 //! them over their real protocols. Every process is killed when its handle drops.
 #![allow(dead_code)]
 
+pub mod user_manager;
+
 use bytes::BytesMut;
 use kafkactl::resp::frame::{encode_array_header, encode_bulk, Frame};
 use std::io::{Read, Write};
@@ -51,6 +53,24 @@ impl Proc {
                 self.log_text()
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Proc {
+    /// Waits (bounded) for the process to exit on its own.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "process did not exit:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

@@ -1,0 +1,56 @@
+//! Helpers for tests that share the systemd user manager of the test rig: the lock that
+//! serialises them, where user units live, and the fake worker the control-plane tests run
+//! instead of `kafkactl worker` (no Kafka needed).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Serialises, across nextest's processes, the tests that install units into the rig's
+/// user manager (they share its kafka-consumer@ namespace).
+pub fn lock() -> File {
+    let file = File::create("/tmp/kafkactl-control-plane-tests.lock").unwrap();
+    // SAFETY: flock on a file descriptor we own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
+        0
+    );
+    file
+}
+
+/// `~/.config/systemd/user` of the user running the tests.
+pub fn unit_dir() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    Path::new(&home).join(".config/systemd/user")
+}
+
+/// tests/fixtures/fake-worker.sh.
+pub fn fake_worker() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake-worker.sh")
+}
+
+/// The installed consumer template `unit`, rewritten to run `fake` instead of the worker.
+pub fn with_fake_worker(unit: &str, fake: &Path) -> String {
+    let lines: Vec<String> = unit
+        .lines()
+        .map(|line| {
+            if line.starts_with("ExecStart=") {
+                format!("ExecStart={} %i", fake.display())
+            } else if line == "NotifyAccess=main" {
+                // systemd-notify runs as a child of the script.
+                "NotifyAccess=all".to_string()
+            } else if line.starts_with("WatchdogSec=") {
+                // The stand-in does not pet the watchdog.
+                String::new()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+/// Rewrites the consumer template at `path` to run `fake`.
+pub fn point_template_at(path: &Path, fake: &Path) {
+    let unit = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, with_fake_worker(&unit, fake)).unwrap();
+}
