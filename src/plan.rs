@@ -27,6 +27,20 @@ pub struct Desired {
     pub scale: u32,
 }
 
+impl Desired {
+    /// Every consumer of `manifest` at its scale.
+    pub fn every_consumer(manifest: &crate::manifest::Manifest) -> Vec<Desired> {
+        manifest
+            .consumers
+            .iter()
+            .map(|c| Desired {
+                name: c.name.clone(),
+                scale: c.scale,
+            })
+            .collect()
+    }
+}
+
 /// One thing to do to one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {

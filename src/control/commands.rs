@@ -103,16 +103,7 @@ pub async fn spawn<S: SystemdManager>(
             )
             .into())
         }
-        (None, None) => manifest
-            .as_ref()
-            .expect("required above")
-            .consumers
-            .iter()
-            .map(|c| Desired {
-                name: c.name.clone(),
-                scale: c.scale,
-            })
-            .collect(),
+        (None, None) => Desired::every_consumer(manifest.as_ref().expect("required above")),
     };
     let observed = observe(systemd).await?;
     let scoped: Vec<_> = observed
@@ -203,12 +194,18 @@ pub async fn status<S: SystemdManager>(systemd: &S, args: &StatusArgs) -> Result
         .into_iter()
         .map(|(instance, status)| StatusRow::new("localhost", &instance, status))
         .collect();
-    match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+    print_status(&rows, args.output, false)
+}
+
+/// Prints status rows as a table (with a host column for a fleet) or JSON, and returns the
+/// exit code: 0 when every instance is active, else [`EXIT_NOT_ACTIVE`].
+pub fn print_status(rows: &[StatusRow], format: OutputFormat, host_column: bool) -> Result<u8> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(rows)?),
         OutputFormat::Table if rows.is_empty() => println!("no kafka-consumer instances"),
         OutputFormat::Table => println!(
             "{}",
-            output::status_table(&rows, false, output::color_enabled())
+            output::status_table(rows, host_column, output::color_enabled())
         ),
     }
     Ok(if rows.iter().all(StatusRow::is_active) {

@@ -4,10 +4,10 @@
 
 use super::deploy::{deploy, DeployOptions};
 use super::{fan_out, parse_hosts, targets, FleetHost};
-use crate::cli::{DeployArgs, InstallArgs, OutputFormat, SshArgs, StatusArgs};
-use crate::control::commands::{ControlContext, EXIT_NOT_ACTIVE};
+use crate::cli::{DeployArgs, InstallArgs, SshArgs, StatusArgs};
+use crate::control::commands::{print_status, ControlContext};
 use crate::control::instance_statuses;
-use crate::control::output::{self, StatusRow};
+use crate::control::output::StatusRow;
 use crate::error::Failure;
 use crate::manifest::Host;
 use crate::systemd::{Scope, SystemdManager};
@@ -92,19 +92,7 @@ pub async fn status(ctx: &ControlContext, args: &StatusArgs) -> Result<u8> {
         }
     }
     let rows = status_rows(ctx, &args.ssh, args.fleet, args.consumer.as_deref()).await?;
-    match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        OutputFormat::Table if rows.is_empty() => println!("no kafka-consumer instances"),
-        OutputFormat::Table => println!(
-            "{}",
-            output::status_table(&rows, true, output::color_enabled())
-        ),
-    }
-    Ok(if rows.iter().all(StatusRow::is_active) {
-        0
-    } else {
-        EXIT_NOT_ACTIVE
-    })
+    print_status(&rows, args.output, true)
 }
 
 /// The instance rows of every host of `--hosts`/`--fleet` (only `consumer`'s when given); a

@@ -48,14 +48,7 @@ impl FleetHost {
                 user: None,
                 identity_file: None,
             },
-            desired: manifest
-                .consumers
-                .iter()
-                .map(|c| Desired {
-                    name: c.name.clone(),
-                    scale: c.scale,
-                })
-                .collect(),
+            desired: Desired::every_consumer(manifest),
         }
     }
 
