@@ -57,4 +57,7 @@ for n in 1 2; do
 done
 state=$(systemctl --user show -p ActiveState --value kafkactl-proxy.service)
 [ "$state" = inactive ] || fail "kafkactl-proxy is $state after down"
+if systemctl --user show-environment | grep -q '^KAFKACTL_BROKERS='; then
+  fail "down left KAFKACTL_BROKERS in the user manager's environment"
+fi
 echo "quickstart-check: OK"

@@ -40,6 +40,9 @@ down() {
       "$BIN" --user -f "$MANIFEST" disable-and-stop -c price_drops 2>&1 | indent || true
     fi
     systemctl --user stop kafkactl-proxy.service 2>/dev/null && say "stopped kafkactl-proxy.service"
+    # What `up` put into the manager's environment would point later units at a stopped
+    # broker.
+    systemctl --user unset-environment KAFKACTL_PROXY_LISTEN KAFKACTL_BROKERS PRICE_DROPS_LOG
   fi
   stop_one broker
   rm -f "$RUN/bootstrap" "$RUN/price_drops.log"
