@@ -84,6 +84,18 @@ fn init_logging(filter: &str) {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if matches!(
+        cli.command,
+        Command::Completions(_) | Command::Manpage | Command::Lag(_)
+    ) {
+        // Printers whose only pipe is stdout: `kafkactl lag | head` should end quietly, as
+        // other Unix tools do, not panic on EPIPE. Commands that write to sockets and pipes of
+        // their own (proxy, worker, anything over D-Bus or SSH) keep SIGPIPE ignored.
+        // SAFETY: resetting a signal disposition before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cli.command {
         Command::Completions(args) => {
             clap_complete::generate(

@@ -107,3 +107,19 @@ fn dev_broker_writes_its_address_and_exits_cleanly_on_sigterm() {
         .signal_and_wait(libc::SIGTERM, std::time::Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly_like_other_unix_tools() {
+    use std::os::unix::process::ExitStatusExt;
+    // `kafkactl completions bash | head -0`: the reader is gone before the first write.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(kafkactl())
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
