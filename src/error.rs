@@ -4,16 +4,12 @@ use std::fmt;
 
 /// Exit code for bad input: flags, config files, manifests (as clap uses for usage errors).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code for a command that this build does not provide yet (sysexits' EX_UNAVAILABLE).
-pub const EXIT_UNAVAILABLE: u8 = 69;
 
 /// A failure with a specific exit code.
 #[derive(Debug)]
 pub enum Failure {
     /// The input is wrong; nothing was done.
     Usage(String),
-    /// The feature is not there yet.
-    Unavailable(String),
 }
 
 impl Failure {
@@ -21,7 +17,6 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => EXIT_USAGE,
-            Failure::Unavailable(_) => EXIT_UNAVAILABLE,
         }
     }
 }
@@ -29,7 +24,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(msg) | Failure::Unavailable(msg) => f.write_str(msg),
+            Failure::Usage(msg) => f.write_str(msg),
         }
     }
 }

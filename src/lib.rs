@@ -1,6 +1,6 @@
 //! kafkactl: run Kafka consumers on a fleet of Linux servers.
 //!
-//! One binary with three jobs:
+//! One binary:
 //! - `kafkactl proxy` ([`proxy`], [`resp`], [`kafka`]): a Kafka gateway that speaks Rafka's
 //!   subset of the Redis protocol, so Redis clients and rafka-rb work unchanged;
 //! - `kafkactl worker` ([`worker`], [`metrics`]): one consumer instance under systemd, feeding
