@@ -4,9 +4,11 @@
 //! and tests/handlers/python_handler_test.py (unittest); they spawn the example handlers and
 //! talk to them over pipes. Each test here runs one suite and asserts that it ran and passed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 /// How long one suite may take before it is killed (each takes a few seconds).
 const DEADLINE: Duration = Duration::from_secs(180);
@@ -18,37 +20,12 @@ fn manifest_dir() -> PathBuf {
 /// Runs `program args...` from the crate root with stdout and stderr in one file; returns the
 /// exit status (None when it was killed at the deadline) and the output.
 fn run_suite(program: &str, args: &[&str]) -> (Option<ExitStatus>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("suite.out");
-    let out = std::fs::File::create(&out_path).unwrap();
-    let spawned = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .current_dir(manifest_dir())
-        .env_remove("KAFKACTL_HANDLED_LOG")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`{program}` is not installed (needed for the handler library tests): run scripts/deps.sh"
-        ),
-        Err(e) => panic!("cannot start {program}: {e}"),
-    };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+        .env_remove("KAFKACTL_HANDLED_LOG");
+    let (status, output) = common::run_to_end(command, program, DEADLINE);
     println!("--- {program} {} ---\n{output}", args.join(" "));
     (status, output)
 }

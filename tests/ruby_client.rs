@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The Ruby suite, and the name prefixes of its tests: every Ruby test must match exactly one.
 const SUITE: &str = "tests/ruby/proxy_test.rb";
@@ -70,38 +70,14 @@ fn run_ruby_slice(prefix: &str) {
     std::fs::write(&config, RAFKA_CONFIG).unwrap();
     let proxy = Proxy::start_with_config(&broker.bootstrap, Some(&config), &[]);
 
-    let out_path = dir.path().join("ruby.out");
-    let out = std::fs::File::create(&out_path).unwrap();
     let pattern = format!("/^{prefix}/");
-    let spawned = Command::new("ruby")
+    let mut command = Command::new("ruby");
+    command
         .arg(SUITE)
         .args(["-v", "-n", &pattern])
         .current_dir(manifest_dir())
-        .env("KAFKACTL_PROXY", proxy.addr.to_string())
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`ruby` is not installed (needed for the Ruby client tests): run scripts/deps.sh"
-        ),
-        Err(e) => panic!("cannot start ruby: {e}"),
-    };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > RUBY_DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+        .env("KAFKACTL_PROXY", proxy.addr.to_string());
+    let (status, output) = common::run_to_end(command, "ruby", RUBY_DEADLINE);
     println!("--- ruby {SUITE} -v -n {pattern} ---\n{output}");
     let context = || {
         let log = proxy.proc.log_text();

@@ -42,23 +42,10 @@ impl Proc {
         unsafe {
             libc::kill(self.child.id() as i32, sig);
         }
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "process did not exit after signal {sig}:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_exit(limit)
     }
-}
 
-impl Proc {
-    /// Waits (bounded) for the process to exit on its own.
+    /// Waits (bounded) for the process to exit.
     pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
         let start = Instant::now();
         loop {
@@ -70,9 +57,50 @@ impl Proc {
                 "process did not exit:\n{}",
                 self.log_text()
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Runs `command` (stdin null, stdout and stderr together into a file) until it exits or
+/// `deadline` passes (then kills it: status `None`), and returns its output. `what` names the
+/// program in the panic when it is not installed.
+pub fn run_to_end(
+    mut command: Command,
+    what: &str,
+    deadline: Duration,
+) -> (Option<std::process::ExitStatus>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("output");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let spawned = command
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("`{what}` is not installed: run scripts/deps.sh")
+        }
+        Err(e) => panic!("cannot start {what}: {e}"),
+    };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status,
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+    )
 }
 
 impl Drop for Proc {
