@@ -51,11 +51,7 @@ fn commit(bootstrap: &str, group: &str, topic: &str, partition: i32, offset: i64
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::output_text(out)
 }
 
 /// The cells of every table row in `text` (`| a | b |` lines), trimmed.

@@ -15,11 +15,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::output_text(out)
 }
 
 fn systemctl(args: &[&str]) -> Output {

@@ -62,6 +62,15 @@ impl Proc {
     }
 }
 
+/// A finished command's stdout then stderr, for assertion messages.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Runs `command` (stdin null, stdout and stderr together into a file) until it exits or
 /// `deadline` passes (then kills it: status `None`), and returns its output. `what` names the
 /// program in the panic when it is not installed.
