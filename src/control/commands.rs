@@ -215,24 +215,25 @@ pub fn print_status(rows: &[StatusRow], format: OutputFormat, host_column: bool)
     })
 }
 
-/// `install-units`: writes the unit files with this binary's path filled in, then reloads.
-pub async fn install_units<S: SystemdManager>(
-    ctx: &ControlContext,
-    systemd: &S,
-    args: &InstallArgs,
-) -> Result<u8> {
+/// What `install-units` writes into the units: `--kafkactl` (else this binary), the manifest,
+/// `--workdir` (else the current directory) and `--proxy-config`, as absolute paths.
+pub fn unit_settings(ctx: &ControlContext, args: &InstallArgs) -> Result<UnitSettings> {
     let cwd = std::env::current_dir()?;
-    let absolute = |p: &Path| {
+    let absolute = |p: &Path| -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
             cwd.join(p)
         }
     };
-    let settings = UnitSettings {
-        kafkactl: std::env::current_exe()
+    let kafkactl = match &args.kafkactl {
+        Some(path) => absolute(path),
+        None => std::env::current_exe()
             .and_then(|p| p.canonicalize())
             .context("finding the kafkactl binary")?,
+    };
+    Ok(UnitSettings {
+        kafkactl,
         manifest: absolute(&ctx.manifest),
         workdir: args
             .workdir
@@ -240,7 +241,16 @@ pub async fn install_units<S: SystemdManager>(
             .map_or_else(|| cwd.clone(), absolute),
         proxy_config: absolute(&args.proxy_config),
         scope: ctx.scope,
-    };
+    })
+}
+
+/// `install-units`: writes the unit files with this binary's path filled in, then reloads.
+pub async fn install_units<S: SystemdManager>(
+    ctx: &ControlContext,
+    systemd: &S,
+    args: &InstallArgs,
+) -> Result<u8> {
+    let settings = unit_settings(ctx, args)?;
     let dir = ctx.scope.unit_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, text) in render_units(&settings) {

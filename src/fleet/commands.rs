@@ -5,16 +5,16 @@
 use super::deploy::{deploy, DeployOptions};
 use super::{fan_out, parse_hosts, targets, FleetHost};
 use crate::cli::{DeployArgs, InstallArgs, SshArgs, StatusArgs};
-use crate::control::commands::{print_status, ControlContext};
+use crate::control::commands::{print_status, unit_settings, ControlContext};
 use crate::control::instance_statuses;
 use crate::control::output::StatusRow;
 use crate::error::Failure;
 use crate::manifest::Host;
 use crate::systemd::{Scope, SystemdManager};
 use crate::transport::{self, SshOptions};
-use crate::units::{render_units, UnitSettings};
-use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+use crate::units::render_units;
+use anyhow::Result;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The SSH settings of the command line.
@@ -134,30 +134,7 @@ pub async fn status_rows(
 /// here (a Capistrano-style layout), except the binary (`--kafkactl`).
 pub async fn install_units(ctx: &ControlContext, args: &InstallArgs) -> Result<u8> {
     let hosts = selected_hosts(ctx, &args.ssh, args.fleet)?;
-    let cwd = std::env::current_dir()?;
-    let absolute = |p: &Path| -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            cwd.join(p)
-        }
-    };
-    let kafkactl = match &args.kafkactl {
-        Some(path) => absolute(path),
-        None => std::env::current_exe()
-            .and_then(|p| p.canonicalize())
-            .context("finding the kafkactl binary")?,
-    };
-    let settings = UnitSettings {
-        kafkactl,
-        manifest: absolute(&ctx.manifest),
-        workdir: args
-            .workdir
-            .as_deref()
-            .map_or_else(|| cwd.clone(), absolute),
-        proxy_config: absolute(&args.proxy_config),
-        scope: ctx.scope,
-    };
+    let settings = unit_settings(ctx, args)?;
     let files = render_units(&settings);
     let options = ssh_options(&args.ssh);
     let results: Vec<(String, Result<PathBuf, String>)> =
