@@ -54,21 +54,7 @@ impl StatusRow {
         instance: &Instance,
         status: Result<UnitStatus, SystemdError>,
     ) -> StatusRow {
-        let mut row = StatusRow {
-            host: host.to_string(),
-            unit: instance.unit(),
-            instance: instance.to_string(),
-            active_state: "unknown".into(),
-            sub_state: "unknown".into(),
-            main_pid: None,
-            memory_bytes: None,
-            cpu_nsec: None,
-            restarts: None,
-            active_since_usec: None,
-            status_text: None,
-            result: None,
-            error: None,
-        };
+        let mut row = StatusRow::bare(host, instance.unit(), instance.to_string(), "unknown");
         match status {
             Ok(s) => {
                 row.active_state = s.active_state;
@@ -89,11 +75,20 @@ impl StatusRow {
     /// The one row of a host that could not be read.
     pub fn unreachable(host: &str, why: String) -> StatusRow {
         StatusRow {
-            host: host.to_string(),
-            unit: "-".into(),
-            instance: "-".into(),
-            active_state: "unreachable".into(),
             sub_state: "-".into(),
+            error: Some(why),
+            ..StatusRow::bare(host, "-".into(), "-".into(), "unreachable")
+        }
+    }
+
+    /// A row with names and a state and nothing known beyond them.
+    fn bare(host: &str, unit: String, instance: String, state: &str) -> StatusRow {
+        StatusRow {
+            host: host.to_string(),
+            unit,
+            instance,
+            active_state: state.into(),
+            sub_state: state.into(),
             main_pid: None,
             memory_bytes: None,
             cpu_nsec: None,
@@ -101,7 +96,7 @@ impl StatusRow {
             active_since_usec: None,
             status_text: None,
             result: None,
-            error: Some(why),
+            error: None,
         }
     }
 
