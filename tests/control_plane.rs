@@ -6,7 +6,7 @@
 mod common;
 
 use common::kafkactl;
-use common::user_manager::{fake_worker, lock, point_template_at, unit_dir};
+use common::user_manager::{lock, unit_dir, use_fake_worker};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -40,12 +40,7 @@ fn text(out: &Output) -> String {
 fn install_fake_worker_units() {
     let out = run(&["install-units", "--proxy-config", "/dev/null"]);
     assert!(out.status.success(), "{}", text(&out));
-    point_template_at(&unit_dir().join("kafka-consumer@.service"), &fake_worker());
-    assert!(Command::new("systemctl")
-        .args(["--user", "daemon-reload"])
-        .status()
-        .unwrap()
-        .success());
+    use_fake_worker();
 }
 
 fn json_status(consumer: &str) -> Vec<serde_json::Value> {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::user_manager::{fake_worker, lock, point_template_at, unit_dir};
+use common::user_manager::{lock, use_fake_worker};
 use common::{kafkactl, wait_for, Broker};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
@@ -261,12 +261,7 @@ fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
 fn install_fake_worker_units(lagged: &Lagged) {
     let out = lagged.run(&["install-units", "--proxy-config", "/dev/null"]);
     assert!(out.status.success(), "{}", text(&out));
-    point_template_at(&unit_dir().join("kafka-consumer@.service"), &fake_worker());
-    assert!(Command::new("systemctl")
-        .args(["--user", "daemon-reload"])
-        .status()
-        .unwrap()
-        .success());
+    use_fake_worker();
 }
 
 /// Stops the test's instances, also when an assertion failed.

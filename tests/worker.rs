@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{kafkactl, wait_for, Broker, Proc};
+use common::{kafkactl, produce_direct, wait_for, Broker, Proc};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -25,29 +24,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-/// Produces `values` to `topic`, spread over partitions by key, and waits for delivery.
-fn produce(bootstrap: &str, topic: &str, values: &[String]) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
-    for (i, value) in values.iter().enumerate() {
-        let key = format!("k{i}");
-        let mut record = BaseRecord::to(topic).key(&key).payload(value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(30)).unwrap();
 }
 
 /// A scratch directory with a manifest for one consumer.
@@ -168,8 +144,8 @@ fn messages_flow_in_batches_from_several_topics_with_metrics() {
             &metrics_base,
         ],
     );
-    produce(&setup.broker.bootstrap, "orders", &values("o", 600));
-    produce(&setup.broker.bootstrap, "refunds", &values("r", 400));
+    produce_direct(&setup.broker.bootstrap, "orders", &values("o", 600));
+    produce_direct(&setup.broker.bootstrap, "refunds", &values("r", 400));
     wait_for("1000 messages handled", LONG, || {
         setup.handled_unique() == 1000
     });
@@ -245,7 +221,7 @@ fn interrupted_drain(setup: &Setup, signal: i32) -> (usize, usize, std::process:
         "name: drain\ntopic: drain\n{}\nenv:\n  DRILL_DELAY_MS: \"0.3\"\n{KAFKA}",
         drill_command()
     ));
-    produce(&setup.broker.bootstrap, "drain", &values("d", 10_000));
+    produce_direct(&setup.broker.bootstrap, "drain", &values("d", 10_000));
     let mut first = setup.worker("drain:1", &[]);
     wait_for("3,000 handled", LONG, || setup.handled().len() >= 3_000);
     let status = first.signal_and_wait(signal, LONG);
@@ -292,7 +268,7 @@ fn a_crashing_handler_is_restarted_and_its_batch_retried() {
         "name: crashy\ntopic: crashy\n{}\nretry:\n  backoff_ms: 10\n{KAFKA}",
         drill_command()
     ));
-    produce(
+    produce_direct(
         &setup.broker.bootstrap,
         "crashy",
         &["a".into(), "crash-once:x".into(), "c".into()],
@@ -314,7 +290,7 @@ fn a_handler_that_keeps_crashing_stops_the_instance() {
         "name: doomed\ntopic: doomed\n{}\nretry:\n  max_attempts: 20\n  backoff_ms: 10\n{KAFKA}",
         drill_command()
     ));
-    produce(&setup.broker.bootstrap, "doomed", &["crash".into()]);
+    produce_direct(&setup.broker.bootstrap, "doomed", &["crash".into()]);
     let mut worker = setup.worker("doomed:1", &[]);
     let status = worker.wait_exit(LONG);
     assert_eq!(status.code(), Some(1), "{}", worker.log_text());
@@ -367,7 +343,7 @@ fn poison_messages_end_in_the_dead_letter_topic_with_headers() {
         "name: payments\ntopic: payments\n{}\nretry:\n  max_attempts: 2\n  backoff_ms: 20\n  on_exhausted: dead_letter\n  dead_letter_topic: payments.dlq\n{KAFKA}",
         drill_command()
     ));
-    produce(
+    produce_direct(
         &setup.broker.bootstrap,
         "payments",
         &[
@@ -406,7 +382,7 @@ fn a_handler_that_breaks_the_protocol_is_rejected_and_nothing_is_acked() {
         "name: strict\ntopic: strict\ncommand: [python3, {}]\nretry:\n  max_attempts: 2\n  backoff_ms: 10\n{KAFKA}",
         fixture("bad_handler.py")
     ));
-    produce(
+    produce_direct(
         &setup.broker.bootstrap,
         "strict",
         &["m0".into(), "garbage".into(), "m2".into()],
@@ -461,7 +437,7 @@ fn a_second_instance_joining_mid_stream_loses_nothing() {
         "name: shared\ntopic: shared\n{}\nenv:\n  DRILL_DELAY_MS: \"0.3\"\n{KAFKA}",
         drill_command()
     ));
-    produce(&setup.broker.bootstrap, "shared", &values("s", 10_000));
+    produce_direct(&setup.broker.bootstrap, "shared", &values("s", 10_000));
     let mut first = setup.worker("shared:1", &[]);
     wait_for("2,000 handled", LONG, || setup.handled().len() >= 2_000);
     let mut second = setup.worker("shared:2", &[]);

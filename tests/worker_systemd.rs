@@ -6,9 +6,7 @@
 mod common;
 
 use common::user_manager::{lock, unit_dir};
-use common::{kafkactl, wait_for, Broker};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::ClientConfig;
+use common::{kafkactl, produce_direct, wait_for, Broker};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -24,21 +22,6 @@ fn systemctl(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn produce(bootstrap: &str, topic: &str, values: &[String]) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    for (i, value) in values.iter().enumerate() {
-        let key = format!("product-{i}");
-        producer
-            .send(BaseRecord::to(topic).key(&key).payload(value))
-            .map_err(|(e, _)| e)
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(30)).unwrap();
 }
 
 /// Stops the test's consumers and removes its drop-in, also when an assertion failed.
@@ -148,7 +131,7 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
             )
         })
         .collect();
-    produce(&broker.bootstrap, "product_changes", &events);
+    produce_direct(&broker.bootstrap, "product_changes", &events);
     let unique = || {
         std::fs::read_to_string(&handled)
             .unwrap_or_default()
@@ -205,7 +188,7 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
     assert!(out.status.success(), "{}", text(&out));
     let unit = "kafka-consumer@stuck:1.service";
     assert_eq!(n_restarts(unit), 0);
-    produce(&broker.bootstrap, "stuck", &["hang".to_string()]);
+    produce_direct(&broker.bootstrap, "stuck", &["hang".to_string()]);
     wait_for("a watchdog restart", Duration::from_secs(60), || {
         n_restarts(unit) >= 1
     });

@@ -62,6 +62,34 @@ impl Proc {
     }
 }
 
+/// Produces `values` to `topic` with librdkafka (no proxy), spread over partitions by key, and
+/// waits for delivery.
+pub fn produce_direct(bootstrap: &str, topic: &str, values: &[String]) {
+    let producer: rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("linger.ms", "5")
+            .create()
+            .unwrap();
+    for (i, value) in values.iter().enumerate() {
+        let key = format!("k{i}");
+        let mut record = rdkafka::producer::BaseRecord::to(topic)
+            .key(&key)
+            .payload(value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                // The producer's queue is full: wait for deliveries to make room.
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    rdkafka::producer::Producer::flush(&producer, Duration::from_secs(30)).unwrap();
+}
+
 /// A finished command's stdout then stderr, for assertion messages.
 pub fn output_text(out: &std::process::Output) -> String {
     format!(

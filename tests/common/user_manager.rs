@@ -49,8 +49,15 @@ pub fn with_fake_worker(unit: &str, fake: &Path) -> String {
     lines.join("\n") + "\n"
 }
 
-/// Rewrites the consumer template at `path` to run `fake`.
-pub fn point_template_at(path: &Path, fake: &Path) {
-    let unit = std::fs::read_to_string(path).unwrap();
-    std::fs::write(path, with_fake_worker(&unit, fake)).unwrap();
+/// Points this user's installed consumer template at tests/fixtures/fake-worker.sh and reloads
+/// the manager.
+pub fn use_fake_worker() {
+    let path = unit_dir().join("kafka-consumer@.service");
+    let unit = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, with_fake_worker(&unit, &fake_worker())).unwrap();
+    assert!(std::process::Command::new("systemctl")
+        .args(["--user", "daemon-reload"])
+        .status()
+        .unwrap()
+        .success());
 }
