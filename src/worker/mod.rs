@@ -215,14 +215,14 @@ impl Worker {
                 stop.clone(),
             ));
         }
-        if let Some(target) = self.settings.statsd.clone() {
+        let statsd = self.settings.statsd.clone().map(|target| {
             tokio::spawn(metrics::run_statsd(
                 self.metrics.clone(),
                 name.clone(),
                 target,
                 background.clone(),
-            ));
-        }
+            ))
+        });
         if let Some(base) = options.metrics_listen {
             let index = self.settings.instance.index;
             let address = metrics::instance_address(base, index).ok_or_else(|| {
@@ -246,8 +246,10 @@ impl Worker {
         let result = self.work(&stop).await;
         let code = self.shut_down(result.is_err()).await;
         background.cancel();
-        // Let the statsd task send its last flush.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Some(statsd) = statsd {
+            // Its last flush carries what the shutdown counted.
+            let _ = statsd.await;
+        }
         match result {
             Ok(()) => {
                 tracing::info!("{code}");
