@@ -29,7 +29,7 @@
 # storage does not depend on the ports.
 #
 # Environment knobs: KAFKA_HEAP (default 512m), KAFKA_START_TIMEOUT (seconds, default 120),
-# KAFKA_JVM_OPTS (extra JVM flags).
+# KAFKA_JVM_OPTS (extra JVM flags), KAFKA_NO_SETSID=1 (nodes stay in the caller's process group).
 set -euo pipefail
 
 KAFKA_VERSION="4.1.1"
@@ -184,11 +184,12 @@ share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$min_isr
 # Test-friendly group timing (production keeps the defaults): no 3 s wait before a classic
 # group's first assignment, short sessions allowed (Rafka's own test config uses 2 s), and
-# KIP-848 heartbeats every second with a 10 s session so a killed member is noticed quickly.
+# KIP-848 heartbeats every 500 ms (as the dev broker) with a 10 s session, so a killed member
+# is noticed quickly.
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
 group.consumer.min.heartbeat.interval.ms=500
-group.consumer.heartbeat.interval.ms=1000
+group.consumer.heartbeat.interval.ms=500
 group.consumer.min.session.timeout.ms=6000
 group.consumer.session.timeout.ms=10000
 # Small segments and a short check interval keep the test data small on disk.
@@ -240,9 +241,12 @@ launch_node() {
   local n="$1"
   local nd="$dir/node-$n"
   : >"$nd/server.log"
-  # setsid: the node outlives this script and the test that started it until `stop`.
+  # setsid: the node outlives this script and the shell that started it until `stop`. Tests
+  # set KAFKA_NO_SETSID=1 so that a test killed by its runner takes its brokers along.
+  local setsid=setsid
+  [ "${KAFKA_NO_SETSID:-0}" = 1 ] && setsid=""
   # shellcheck disable=SC2086
-  setsid java -Xmx"$heap" -Xms64m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+  $setsid java -Xmx"$heap" -Xms64m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true -Dkafka.logs.dir="$nd" \
     -Dlog4j2.configurationFile="$dir/log4j2.properties" ${KAFKA_JVM_OPTS:-} \
     -cp "$(classpath)" kafka.Kafka "$nd/server.properties" \

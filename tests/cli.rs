@@ -97,13 +97,13 @@ fn help_lists_the_whole_subcommand_tree() {
 
 #[test]
 fn dev_broker_writes_its_address_and_exits_cleanly_on_sigterm() {
-    let mut broker = common::Broker::start(&["--topic", "a:2"]);
+    let mut broker = common::Broker::dev(&["--topic", "a:2"]);
     let (host, port) = broker.bootstrap.rsplit_once(':').unwrap();
     assert_eq!(host, "127.0.0.1");
     assert!(port.parse::<u16>().unwrap() > 0);
     assert!(std::net::TcpStream::connect(&broker.bootstrap).is_ok());
     let status = broker
-        .proc
+        .dev_proc()
         .signal_and_wait(libc::SIGTERM, std::time::Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }

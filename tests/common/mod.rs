@@ -2,6 +2,7 @@
 //! them over their real protocols. Every process is killed when its handle drops.
 #![allow(dead_code)]
 
+pub mod kafka;
 pub mod user_manager;
 
 use bytes::BytesMut;
@@ -147,16 +148,76 @@ impl Drop for Proc {
     }
 }
 
-/// A running dev broker.
+/// Which broker the broker-dependent tests run against: `KAFKACTL_TEST_BROKER=dev` (the
+/// default: `kafkactl dev broker`, librdkafka's mock cluster) or `kafka` (Apache Kafka itself,
+/// one KRaft node per test, started by scripts/kafka.sh). scripts/test.sh runs both.
+pub fn real_kafka() -> bool {
+    match std::env::var("KAFKACTL_TEST_BROKER").as_deref() {
+        Ok("kafka") => true,
+        Ok("dev") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("KAFKACTL_TEST_BROKER must be 'dev' or 'kafka', not '{other}'"),
+    }
+}
+
+/// The broker a test talks to: the dev broker or a real Kafka node, per [`real_kafka`].
 pub struct Broker {
-    pub proc: Proc,
     pub bootstrap: String,
-    _dir: tempfile::TempDir,
+    backend: Backend,
+}
+
+enum Backend {
+    Dev { proc: Proc, _dir: tempfile::TempDir },
+    Kafka(kafka::Kafka),
+}
+
+/// The topics named by dev-broker style arguments (`--topic NAME[:PARTITIONS]`,
+/// `--partitions N` for entries without a count; the dev broker's default is 4).
+fn topic_args(args: &[&str]) -> Vec<(String, i32)> {
+    let mut default_partitions = 4;
+    let mut names = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match *arg {
+            "--topic" => names.push(it.next().expect("--topic needs a value").to_string()),
+            "--partitions" => {
+                default_partitions = it
+                    .next()
+                    .expect("--partitions needs a value")
+                    .parse()
+                    .unwrap()
+            }
+            other => panic!("Broker::start: unsupported argument {other}"),
+        }
+    }
+    names
+        .into_iter()
+        .map(|spec| match spec.split_once(':') {
+            Some((name, n)) => (name.to_string(), n.parse().unwrap()),
+            None => (spec, default_partitions),
+        })
+        .collect()
 }
 
 impl Broker {
-    /// Starts `kafkactl dev broker` with the given extra arguments (e.g. `--topic t:4`).
+    /// Starts the test broker with `topics` created (dev-broker arguments: `--topic t:4`).
+    /// Every topic a test uses must be named here: real Kafka creates none by itself.
     pub fn start(args: &[&str]) -> Broker {
+        if real_kafka() {
+            let kafka = kafka::Kafka::start(1);
+            let topics = topic_args(args);
+            let refs: Vec<(&str, i32)> = topics.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+            kafka.create_topics(&refs);
+            Broker {
+                bootstrap: kafka.bootstrap.clone(),
+                backend: Backend::Kafka(kafka),
+            }
+        } else {
+            Self::dev(args)
+        }
+    }
+
+    /// Starts `kafkactl dev broker` with the given extra arguments, whatever the setting.
+    pub fn dev(args: &[&str]) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let addr_file = dir.path().join("bootstrap");
         let log = dir.path().join("broker.log");
@@ -180,9 +241,30 @@ impl Broker {
             .trim()
             .to_string();
         Broker {
-            proc,
             bootstrap,
-            _dir: dir,
+            backend: Backend::Dev { proc, _dir: dir },
+        }
+    }
+
+    /// Whether this is Apache Kafka (not the dev broker).
+    pub fn is_kafka(&self) -> bool {
+        matches!(self.backend, Backend::Kafka(_))
+    }
+
+    /// The dev broker's process (panics on real Kafka).
+    pub fn dev_proc(&mut self) -> &mut Proc {
+        match &mut self.backend {
+            Backend::Dev { proc, .. } => proc,
+            Backend::Kafka(_) => panic!("not the dev broker"),
+        }
+    }
+
+    /// Which broker this is, for messages and figures.
+    pub fn label(&self) -> &'static str {
+        if self.is_kafka() {
+            "Apache Kafka"
+        } else {
+            "dev broker"
         }
     }
 }
