@@ -292,7 +292,7 @@ fn protocol_errors_reply_then_close() {
 
 #[test]
 fn a_bulk_over_the_configured_cap_is_refused_before_it_arrives() {
-    let b = Broker::start(&[]);
+    let b = Broker::start(&["--topic", "t:1"]);
     let proxy = Proxy::start(&b.bootstrap, &["--max-bulk-bytes", "1000"]);
     let mut raw = proxy.raw();
     // Only the header is sent: the proxy must refuse without waiting for the body.

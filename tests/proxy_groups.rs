@@ -200,22 +200,39 @@ fn per_consumer_json_settings_apply_and_bad_ones_are_cons_errors() {
     );
     assert_eq!(bad.cmd("PING"), Frame::Simple("PONG".into()));
 
-    // `latest` only sees what is produced after the consumer joined.
+    // `latest` only sees what is produced after the consumer joined. It has joined once a
+    // probe produced after its first BLPOP arrives (with no earlier message before it).
     let mut late = consumer(&proxy, "js:late");
     let key = r#"topics:js:{"auto.offset.reset":"latest"}"#;
-    let mut joined = false;
-    for _ in 0..10 {
-        if blpop(&mut late, key, 1).is_none() {
-            joined = true;
-            break;
+    let mut probes = 0;
+    let first = loop {
+        assert!(probes < 60, "no probe arrived at the `latest` consumer");
+        produce(&proxy, "js", &[format!("probe-{probes}")]);
+        probes += 1;
+        if let Some(m) = blpop(&mut late, key, 1) {
+            break m;
+        }
+    };
+    let first = String::from_utf8(first.value.clone()).unwrap();
+    assert!(first.starts_with("probe-"), "`latest` saw {first}");
+    // Whatever probes are left come first, then the new messages; nothing old.
+    produce(&proxy, "js", &values("new", 2));
+    let mut new = Vec::new();
+    let start = Instant::now();
+    while new.len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(30), "got {new:?}");
+        if let Some(m) = blpop(&mut late, key, 1) {
+            let v = String::from_utf8(m.value.clone()).unwrap();
+            assert!(!v.starts_with("old"), "`latest` saw {v}");
+            if !v.starts_with("probe-") {
+                new.push(v);
+            }
         }
     }
-    assert!(joined);
-    // Give the consumer a moment to fetch its starting offset before producing.
-    std::thread::sleep(Duration::from_millis(500));
-    produce(&proxy, "js", &values("new", 2));
-    let got = drain(&mut late, key, 2, true, Duration::from_secs(30));
-    assert_eq!(value_set(&got), values("new", 2).into_iter().collect());
+    assert_eq!(
+        new.into_iter().collect::<HashSet<_>>(),
+        values("new", 2).into_iter().collect()
+    );
 }
 
 #[test]

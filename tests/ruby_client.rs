@@ -14,6 +14,9 @@ use std::time::Duration;
 const SUITE: &str = "tests/ruby/proxy_test.rb";
 const SLICES: [&str; 4] = ["test_produce_", "test_group_", "test_blpop_", "test_misc_"];
 
+/// Topics created for one slice (the whole file uses 17).
+const TOPIC_POOL: usize = 24;
+
 /// How long one slice may take before it is killed.
 const RUBY_DEADLINE: Duration = Duration::from_secs(300);
 
@@ -64,7 +67,15 @@ fn parse_summary(output: &str) -> Option<Summary> {
 /// Starts a broker and a proxy, runs the Ruby tests whose names match `prefix`, and asserts
 /// that they all ran and passed.
 fn run_ruby_slice(prefix: &str) {
-    let broker = Broker::start(&[]);
+    // The pool of topics the Ruby tests take from (proxy_test.rb's new_topic): more than any
+    // slice uses, 4 partitions each, as the tests expect.
+    let pool: Vec<String> = (0..TOPIC_POOL).map(|i| format!("rb-{i}:4")).collect();
+    let mut args = Vec::new();
+    for topic in &pool {
+        args.extend(["--topic", topic.as_str()]);
+    }
+    let broker = Broker::start(&args);
+    let pool_names: Vec<&str> = pool.iter().map(|t| t.trim_end_matches(":4")).collect();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rafka.json");
     std::fs::write(&config, RAFKA_CONFIG).unwrap();
@@ -76,7 +87,8 @@ fn run_ruby_slice(prefix: &str) {
         .arg(SUITE)
         .args(["-v", "-n", &pattern])
         .current_dir(manifest_dir())
-        .env("KAFKACTL_PROXY", proxy.addr.to_string());
+        .env("KAFKACTL_PROXY", proxy.addr.to_string())
+        .env("KAFKACTL_TEST_TOPICS", pool_names.join(","));
     let (status, output) = common::run_to_end(command, "ruby", RUBY_DEADLINE);
     println!("--- ruby {SUITE} -v -n {pattern} ---\n{output}");
     let context = || {

@@ -5,8 +5,11 @@
 #
 #   KAFKACTL_PROXY=127.0.0.1:6380 ruby tests/ruby/proxy_test.rb [-v] [-n /pattern/]
 #
-# tests/ruby_client.rs starts a dev broker and a proxy and runs this file. Topics auto-create
-# with 4 partitions when first produced to; every test uses its own topics and groups.
+# tests/ruby_client.rs starts a broker (the dev broker or Apache Kafka) and a proxy and runs this
+# file. Real Kafka creates no topic by itself, so the harness creates a pool of 4-partition
+# topics and names them in KAFKACTL_TEST_TOPICS; every test takes its own topics from the pool
+# (or, when the file is run by hand without it, makes up names the dev broker auto-creates) and
+# uses its own groups.
 
 begin
   require "redis"
@@ -22,6 +25,7 @@ PROXY = ENV["KAFKACTL_PROXY"].to_s
 abort "proxy_test.rb: set KAFKACTL_PROXY=host:port" unless PROXY =~ /\A(.+):(\d+)\z/
 PROXY_HOST = Regexp.last_match(1)
 PROXY_PORT = Integer(Regexp.last_match(2))
+TOPIC_POOL = ENV["KAFKACTL_TEST_TOPICS"].to_s.split(",")
 
 # rafka-rb's exception classes and its error mapping (Rafka.wrap_errors).
 module Rafka
@@ -80,6 +84,13 @@ module ProxyHelpers
     rescue StandardError
       nil
     end
+  end
+
+  # A topic of its own for this test: 4 partitions, nothing in it yet.
+  def new_topic
+    return unique("t") if TOPIC_POOL.empty? && ENV["KAFKACTL_TEST_TOPICS"].to_s.empty?
+
+    TOPIC_POOL.shift or flunk("KAFKACTL_TEST_TOPICS ran out of topics: give the harness a bigger pool")
   end
 
   def unique(what)
@@ -229,7 +240,7 @@ class ProxyTest < Minitest::Test
   # --- produce / consume -------------------------------------------------------------------
 
   def test_produce_consume_ack_roundtrip
-    topic = unique("t")
+    topic = new_topic
     sent = produce_all(topic, values("v", 10))
     c = consumer(unique("g"), "c1", "topics:#{topic}")
     got = c.take(sent.size)
@@ -249,7 +260,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_produce_keyed_messages_go_to_one_partition_per_key
-    topic = unique("t")
+    topic = new_topic
     keys = Array.new(12) { |i| "key#{i}" }
     sent = {}
     prod = producer
@@ -274,7 +285,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_produce_pipelined_from_one_connection
-    topic = unique("t")
+    topic = new_topic
     vals = values("pipe", 50)
     redis = connect
     replies = redis.pipelined { |pipe| vals.each { |v| pipe.rpushx("topics:#{topic}", v) } }
@@ -285,7 +296,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_produce_binary_safe_values
-    topic = unique("t")
+    topic = new_topic
     binary = ("head\r\nmid\x00dle\r\n" + (0..255).map(&:chr).join + "\r\n").b
     other = "\x00".b
     empty = ""
@@ -307,7 +318,7 @@ class ProxyTest < Minitest::Test
   # --- consumer groups ---------------------------------------------------------------------
 
   def test_group_resumes_after_acked_offsets_on_a_new_connection
-    topic = unique("t")
+    topic = new_topic
     group = unique("g")
     first = produce_all(topic, values("a", 20)) { |v| v } # keyed by value: spread over partitions
     c1 = consumer(group, "c1", "topics:#{topic}")
@@ -328,7 +339,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_group_without_acks_redelivers_to_the_next_consumer
-    topic = unique("t")
+    topic = new_topic
     group = unique("g")
     sent = produce_all(topic, values("v", 6))
     c1 = consumer(group, "c1", "topics:#{topic}")
@@ -344,7 +355,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_group_same_id_can_be_reused_after_the_connection_closes
-    topic = unique("t")
+    topic = new_topic
     group = unique("g")
     sent = produce_all(topic, values("v", 4))
     c1 = consumer(group, "worker", "topics:#{topic}")
@@ -367,7 +378,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_group_two_consumers_split_the_partitions
-    topic = unique("t")
+    topic = new_topic
     group = unique("g")
     produce_all(topic, ["warmup"]) # creates the topic (4 partitions) before anyone subscribes
     received = { "c1" => [], "c2" => [] }
@@ -423,8 +434,8 @@ class ProxyTest < Minitest::Test
   # --- BLPOP key forms ---------------------------------------------------------------------
 
   def test_blpop_multiple_topics_in_one_key
-    a = unique("a")
-    b = unique("b")
+    a = new_topic
+    b = new_topic
     sent_a = produce_all(a, values("a", 4))
     sent_b = produce_all(b, values("b", 4))
     c = consumer(unique("g"), "c1", "topics:#{a},#{b}")
@@ -437,7 +448,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_blpop_json_config_latest_sees_only_new_messages
-    topic = unique("t")
+    topic = new_topic
     before = produce_all(topic, values("before", 5))
     key = %(topics:#{topic}:{"auto.offset.reset":"latest"})
     latest = consumer(unique("g"), "c1", key)
@@ -461,7 +472,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_blpop_json_config_may_contain_colons
-    topic = unique("t")
+    topic = new_topic
     sent = produce_all(topic, values("v", 2))
     key = %(topics:#{topic}:{"auto.offset.reset":"earliest","client.rack":"rack:1"})
     got = consumer(unique("g"), "c1", key).take(2)
@@ -469,7 +480,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_blpop_invalid_json_config_is_a_cons_error
-    topic = unique("t")
+    topic = new_topic
     produce_all(topic, ["x"])
     key = "topics:#{topic}:{not json"
     c = consumer(unique("g"), "c1", key)
@@ -479,7 +490,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_blpop_unknown_property_is_a_cons_error_naming_it
-    topic = unique("t")
+    topic = new_topic
     produce_all(topic, ["x"])
     key = %(topics:#{topic}:{"no.such.property":"1"})
     c = consumer(unique("g"), "c1", key)
@@ -492,7 +503,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_blpop_timeout_returns_nil
-    topic = unique("t")
+    topic = new_topic
     produce_all(topic, ["only"])
     c = consumer(unique("g"), "c1", "topics:#{topic}")
     assert_equal ["only"], c.take(1).map(&:value)
@@ -547,7 +558,7 @@ class ProxyTest < Minitest::Test
   end
 
   def test_misc_stats_keys_ping_quit
-    topic = unique("t")
+    topic = new_topic
     r = connect
     produce_all(topic, values("s", 3), via: Producer.new(r))
     stats = r.hgetall("stats")
