@@ -9,6 +9,7 @@ use crate::resp::session::Session;
 use crate::stats::Stats;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use std::time::Duration;
 
@@ -152,21 +153,36 @@ pub(super) async fn wait_first<'c>(
             return Ok(Some(msg));
         }
     }
-    tokio::select! {
-        biased;
-        _ = shared.shutdown.consumers.cancelled() => {
-            Frame::error("CONS Server shutdown").encode(out);
-            Err(Flow::Close)
-        }
-        polled = tokio::time::timeout(timeout, consumer.recv()) => match polled {
-            Err(_) => {
-                Stats::incr(&shared.stats.consumer_timeouts);
-                Ok(None)
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shared.shutdown.consumers.cancelled() => {
+                Frame::error("CONS Server shutdown").encode(out);
+                return Err(Flow::Close);
             }
-            Ok(Ok(msg)) => Ok(Some(msg)),
-            Ok(Err(err)) => {
-                Stats::incr(&shared.stats.consumer_errors);
-                Err(reply_error(out, format!("CONS Poll {err}")))
+            polled = tokio::time::timeout_at(deadline, consumer.recv()) => match polled {
+                Err(_) => {
+                    Stats::incr(&shared.stats.consumer_timeouts);
+                    return Ok(None);
+                }
+                Ok(Ok(msg)) => return Ok(Some(msg)),
+                // As Rafka: a lost broker connection is transient (librdkafka reconnects by
+                // itself), so it is logged and the wait goes on. Returned, it failed the next
+                // BLPOPs long after the brokers were back: librdkafka queues one per lost
+                // connection until the client polls.
+                Ok(Err(KafkaError::MessageConsumption(
+                    RDKafkaErrorCode::BrokerTransportFailure,
+                ))) => {
+                    tracing::info!(
+                        client = %session.id(),
+                        "consumer: transient broker transport failure"
+                    );
+                }
+                Ok(Err(err)) => {
+                    Stats::incr(&shared.stats.consumer_errors);
+                    return Err(reply_error(out, format!("CONS Poll {err}")));
+                }
             }
         }
     }
