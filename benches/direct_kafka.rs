@@ -6,14 +6,19 @@
 //!   last delivery report arrives (every message acknowledged by the broker);
 //! * consume: a `BaseConsumer` in a fresh group reads N messages from the beginning of the
 //!   topic; the rate is measured from the first message to the N-th (the group join is
-//!   printed separately).
+//!   printed separately);
+//! * create: creates the topics of `--topic NAME[:PARTITIONS],...` (default `--partitions`)
+//!   with the broker's default replication factor through the Admin API, and waits until
+//!   every partition has a leader. Real Kafka as users run it has auto topic creation off;
+//!   the scripts that run on `scripts/kafka.sh` create their topics with this (a topic that
+//!   already exists is fine), so no further tool (Kafka's Java `kafka-topics`) is needed.
 //!
 //! Run by the script as the bench binary (`cargo bench --bench direct_kafka --no-run` builds
 //! it), or on its own: `cargo bench --bench direct_kafka` hosts an in-process mock cluster.
 //!
 //! ```text
 //! direct_kafka [--bootstrap HOST:PORT] [--topic T] [--messages N] [--size BYTES]
-//!              [--mode produce|consume|all] [--group G] [--partitions P] [--timeout-secs S]
+//!              [--mode produce|consume|all|create] [--group G] [--partitions P] [--timeout-secs S]
 //!              [--round-robin]
 //! ```
 //!
@@ -25,6 +30,8 @@
 //! `RESULT direct_produce msgs=.. secs=.. msgs_per_sec=.. errors=..` and
 //! `RESULT direct_consume msgs=.. secs=.. msgs_per_sec=.. join_secs=..`.
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -41,6 +48,7 @@ enum Mode {
     Produce,
     Consume,
     All,
+    Create,
 }
 
 #[derive(Debug)]
@@ -57,7 +65,7 @@ struct Options {
 }
 
 const USAGE: &str = "usage: direct_kafka [--bootstrap HOST:PORT] [--topic T] [--messages N] \
-[--size BYTES] [--mode produce|consume|all] [--group G] [--partitions P] [--timeout-secs S] \
+[--size BYTES] [--mode produce|consume|all|create] [--group G] [--partitions P] [--timeout-secs S] \
 [--round-robin]";
 
 fn parse_args() -> Result<Options, String> {
@@ -95,6 +103,7 @@ fn parse_args() -> Result<Options, String> {
                     "produce" => Mode::Produce,
                     "consume" => Mode::Consume,
                     "all" => Mode::All,
+                    "create" => Mode::Create,
                     other => return Err(format!("--mode: unknown mode {other}")),
                 }
             }
@@ -118,6 +127,9 @@ fn parse_args() -> Result<Options, String> {
     }
     if o.messages == 0 {
         return Err("--messages must be at least 1".into());
+    }
+    if o.mode == Mode::Create && o.bootstrap.is_none() {
+        return Err("--mode create needs --bootstrap".into());
     }
     Ok(o)
 }
@@ -313,6 +325,61 @@ fn consume(o: &Options, bootstrap: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Creates every `NAME[:PARTITIONS]` of `--topic` (comma-separated) and waits for leaders.
+fn create(o: &Options, bootstrap: &str) -> Result<(), String> {
+    let mut topics = Vec::new();
+    for spec in o.topic.split(',').filter(|s| !s.is_empty()) {
+        let (name, partitions) = match spec.split_once(':') {
+            Some((name, p)) => (name, p.parse().map_err(|e| format!("{spec}: {e}"))?),
+            None => (spec, o.partitions),
+        };
+        topics.push((name, partitions));
+    }
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("log_level", "3")
+        .create()
+        .map_err(|e| format!("creating admin client: {e}"))?;
+    // -1: the broker's default.replication.factor.
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|(name, p)| NewTopic::new(name, *p, TopicReplication::Fixed(-1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = futures::executor::block_on(admin.create_topics(&new, &options))
+        .map_err(|e| format!("CreateTopics: {e}"))?;
+    for result in results {
+        match result {
+            Ok(name) => eprintln!("direct_kafka: created topic {name}"),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                eprintln!("direct_kafka: topic {name} exists already")
+            }
+            Err((name, code)) => return Err(format!("cannot create topic {name}: {code}")),
+        }
+    }
+    let deadline = Instant::now() + o.timeout;
+    loop {
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map_err(|e| format!("metadata: {e}"))?;
+        let ready = topics.iter().all(|(name, _)| {
+            metadata.topics().iter().any(|t| {
+                t.name() == *name
+                    && !t.partitions().is_empty()
+                    && t.partitions().iter().all(|p| p.leader() >= 0)
+            })
+        });
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("topics have no leader yet".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn main() -> ExitCode {
     let mut o = match parse_args() {
         Ok(o) => o,
@@ -352,6 +419,15 @@ fn main() -> ExitCode {
             mock.bootstrap_servers()
         }
     };
+    if o.mode == Mode::Create {
+        return match create(&o, &bootstrap) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("direct_kafka: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut ok = true;
     if matches!(o.mode, Mode::Produce | Mode::All) {
         if let Err(e) = produce(&o, &bootstrap) {
