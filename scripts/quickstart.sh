@@ -7,7 +7,14 @@
 #                                scale 2), produce product-change events through the proxy with
 #                                redis-cli, and show `kafkactl status --lag` as offsets move.
 #                                Idempotent: run it again to redeploy and produce more.
-#   scripts/quickstart.sh down   stop everything it started.
+#   scripts/quickstart.sh --kafka  the same on Apache Kafka itself: one KRaft node started by
+#                                scripts/kafka.sh in .run/kafka (a JDK and Maven from Debian, the
+#                                jars from Maven Central, cached), with the demo's topic created
+#                                through the Admin API (auto topic creation is off there, as in
+#                                production) by the direct_kafka bench binary's `--mode create`.
+#                                Slower to start (a JVM), and what users run.
+#   scripts/quickstart.sh down   stop everything it started (the Kafka node too).
+# One broker at a time: switching between the dev broker and --kafka stops the other one.
 # Settings: KAFKACTL_PROXY_PORT (default 6380), QUICKSTART_EVENTS (default 300 per round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,13 +52,26 @@ down() {
     systemctl --user unset-environment KAFKACTL_PROXY_LISTEN KAFKACTL_BROKERS PRICE_DROPS_LOG
   fi
   stop_one broker
+  stop_kafka
   rm -f "$RUN/bootstrap" "$RUN/price_drops.log"
 }
 
-if [ "${1:-up}" = "down" ]; then
-  down
-  exit 0
-fi
+# The Kafka node of `--kafka`, if one runs (its data and logs stay in .run/kafka until the next
+# start).
+stop_kafka() {
+  if bash scripts/kafka.sh status --dir "$RUN/kafka" >/dev/null 2>&1; then
+    bash scripts/kafka.sh stop --dir "$RUN/kafka"
+    say "stopped Apache Kafka"
+  fi
+}
+
+KAFKA=0
+case "${1:-up}" in
+  down) down; exit 0 ;;
+  --kafka) KAFKA=1 ;;
+  up) ;;
+  *) echo "usage: scripts/quickstart.sh [--kafka|down]" >&2; exit 2 ;;
+esac
 
 say "installing Debian packages (if missing)"
 bash scripts/deps.sh
@@ -59,15 +79,33 @@ say "building kafkactl (release)"
 cargo build --release --locked
 mkdir -p "$RUN"
 
-if ! alive "$RUN/broker.pid"; then
-  rm -f "$RUN/bootstrap"
-  say "starting the dev broker (librdkafka's in-memory mock cluster)"
-  setsid "$BIN" dev broker --topic product_changes:4 --address-file "$RUN/bootstrap" \
-    </dev/null >"$RUN/broker.out" 2>"$RUN/broker.log" &
-  echo $! >"$RUN/broker.pid"
-  for _ in $(seq 1 100); do [ -s "$RUN/bootstrap" ] && break; sleep 0.1; done
+if [ "$KAFKA" = 1 ]; then
+  stop_one broker # the dev broker of an earlier run
+  say "building the topic tool (cargo bench --bench direct_kafka --no-run: its --mode create)"
+  DIRECT=$(cargo bench --bench direct_kafka --no-run --locked --message-format=json-render-diagnostics |
+    grep -o '"executable":"[^"]*/direct_kafka-[^"]*"' | tail -1 | cut -d'"' -f4) ||
+    { echo "building the direct_kafka bench binary failed" >&2; exit 1; }
+  if bash scripts/kafka.sh status --dir "$RUN/kafka" >/dev/null 2>&1; then
+    say "Apache Kafka runs already in $RUN/kafka (reused)"
+  else
+    say "starting Apache Kafka (scripts/kafka.sh start: one KRaft node, logs in $RUN/kafka)"
+    bash scripts/kafka.sh start --dir "$RUN/kafka"
+  fi
+  cp "$RUN/kafka/bootstrap" "$RUN/bootstrap"
+  say "creating topic product_changes (4 partitions) through the Admin API"
+  "$DIRECT" --bootstrap "$(cat "$RUN/bootstrap")" --mode create --topic product_changes:4 2>&1 | indent
+else
+  stop_kafka # the Kafka node of an earlier --kafka run
+  if ! alive "$RUN/broker.pid"; then
+    rm -f "$RUN/bootstrap"
+    say "starting the dev broker (librdkafka's in-memory mock cluster)"
+    setsid "$BIN" dev broker --topic product_changes:4 --address-file "$RUN/bootstrap" \
+      </dev/null >"$RUN/broker.out" 2>"$RUN/broker.log" &
+    echo $! >"$RUN/broker.pid"
+    for _ in $(seq 1 100); do [ -s "$RUN/bootstrap" ] && break; sleep 0.1; done
+  fi
+  [ -s "$RUN/bootstrap" ] || { echo "dev broker did not start; see $RUN/broker.log" >&2; exit 1; }
 fi
-[ -s "$RUN/bootstrap" ] || { echo "dev broker did not start; see $RUN/broker.log" >&2; exit 1; }
 BOOTSTRAP=$(cat "$RUN/bootstrap")
 echo "    bootstrap servers: $BOOTSTRAP"
 
@@ -138,3 +176,6 @@ echo "    eval \"\$(scripts/systemd-user.sh env)\"   # then: systemctl --user st
 echo "    target/release/kafkactl --user -f examples/kafka_consumers.yml status --lag"
 echo "    redis-cli -p $PORT                                 # talk to the proxy"
 echo "    scripts/quickstart.sh down                          # stop everything"
+if [ "$KAFKA" = 1 ]; then
+  echo "    less .run/kafka/node-1/server.log                  # the Kafka broker's log"
+fi
