@@ -176,6 +176,56 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
     let out = kafkactl_user(&["status", "-c", "price_drops"]);
     assert!(out.status.success(), "{}", text(&out));
 
+    // `status --lag` joins each instance with the partitions its group member holds. Real
+    // Kafka describes the group (DescribeConsumerGroups), so the 4 partitions are split
+    // between the two instances, each named by its member; the dev broker cannot describe
+    // groups and says so.
+    let lag_rows = || -> Vec<serde_json::Value> {
+        let out = kafkactl_user(&["status", "--lag", "-c", "price_drops", "-o", "json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        json.as_array()
+            .or_else(|| json["instances"].as_array())
+            .unwrap_or_else(|| panic!("no instance rows: {json}"))
+            .clone()
+    };
+    if broker.is_kafka() {
+        let mut rows = Vec::new();
+        wait_for(
+            "both instances holding partitions in status --lag",
+            Duration::from_secs(60),
+            || {
+                rows = lag_rows();
+                rows.len() == 2
+                    && rows.iter().all(|r| {
+                        r["partitions"].as_array().is_some_and(|p| {
+                            !p.is_empty() && p.iter().all(|p| p["member"].is_string())
+                        })
+                    })
+                    && rows
+                        .iter()
+                        .map(|r| r["partitions"].as_array().unwrap().len())
+                        .sum::<usize>()
+                        == 4
+            },
+        );
+        for row in &rows {
+            let instance = row["instance"].as_str().unwrap();
+            let n = instance.rsplit_once(':').unwrap().1;
+            for p in row["partitions"].as_array().unwrap() {
+                assert_eq!(p["instance"], instance, "{row}");
+                let member = p["member"].as_str().unwrap();
+                assert!(member.ends_with(&format!("-price_drops-{n}")), "{row}");
+            }
+        }
+    } else {
+        let out = kafkactl_user(&["lag", "-c", "price_drops", "-o", "json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let groups: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(groups[0]["members_unknown"].is_string(), "{groups}");
+    }
+
     // A hung handler: the watchdog (3 s here) kills the instance and systemd restarts it.
     std::fs::create_dir_all(&dropin).unwrap();
     std::fs::write(
