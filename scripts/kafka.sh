@@ -81,6 +81,11 @@ install_tools() {
 
 cmd_fetch() {
   install_tools
+  mkdir -p "$cache"
+  # Tests start clusters in parallel: one fetch (and one format) at a time, the others wait.
+  # The lock is held until the script exits or cmd_start releases it.
+  exec 9>"$cache.lock"
+  flock 9
   if [ -f "$cache/lib/.complete" ]; then
     return 0
   fi
@@ -296,6 +301,8 @@ cmd_start() {
     prepare_storage "$n"
     echo "127.0.0.1:${ports[$((n * 2 - 2))]}" >"$dir/node-$n/address"
   done
+  # Release cmd_fetch's lock before the nodes start: they would inherit it and hold it.
+  exec 9>&-
   for n in $(seq 1 "$nodes"); do launch_node "$n"; done
   for n in $(seq 1 "$nodes"); do wait_node "$n"; done
   echo "$bootstrap" >"$dir/bootstrap"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs kafkactl's whole test suite: formatting, lints, unit tests, and integration tests that
-# drive the real binary against the real dev broker, Redis clients and Ruby.
-# Usage: scripts/test.sh [extra nextest/cargo-test filter arguments]
+# drive the real binary against the dev broker AND Apache Kafka, Redis clients and Ruby.
+# Usage: scripts/test.sh [extra nextest/cargo-test filter arguments]   (applied to every pass)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,12 +24,57 @@ else
   echo "not root: the fleet rig cannot be set up, so tests/fleet.rs will fail (run as root)"
 fi
 
-echo "== tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --profile ci "$@"
-else
-  cargo test --locked "$@"
-fi
+echo "== Apache Kafka (scripts/kafka.sh fetch: a JDK, Maven, and the pinned broker's jars, cached)"
+bash scripts/kafka.sh fetch
+
+# The tests that need a broker run twice: on the dev broker (librdkafka's mock, fast) and on
+# Apache Kafka itself (one KRaft node per test, started by tests/common/kafka.rs through
+# scripts/kafka.sh). tests/real_kafka.rs and tests/kafka_failover.rs always use Apache Kafka
+# (one node, or a 3-node cluster for the failover drills) and run in the first pass.
+# KAFKACTL_TEST_BROKERS="dev" or "kafka" runs one pass only.
+BROKER_TESTS=(proxy_commands proxy_groups proxy_systemd ruby_client worker worker_systemd lag_check)
+passes="${KAFKACTL_TEST_BROKERS:-dev kafka}"
+
+run_suite() { # run_suite [--only-broker-tests] [filter args...]
+  local only=0
+  if [ "${1:-}" = --only-broker-tests ]; then
+    only=1
+    shift
+  fi
+  if cargo nextest --version >/dev/null 2>&1; then
+    local filter=()
+    if [ $only -eq 1 ]; then
+      local expr="" t
+      for t in "${BROKER_TESTS[@]}"; do expr+="${expr:+ | }binary($t)"; done
+      filter=(-E "$expr")
+    fi
+    cargo nextest run --locked --profile ci "${filter[@]}" "$@"
+  else
+    local targets=()
+    if [ $only -eq 1 ]; then
+      local t
+      for t in "${BROKER_TESTS[@]}"; do targets+=(--test "$t"); done
+    fi
+    cargo test --locked --no-fail-fast "${targets[@]}" "$@"
+  fi
+}
+
+for pass in $passes; do
+  case "$pass" in
+  dev)
+    echo "== tests (broker-dependent ones on the dev broker)"
+    KAFKACTL_TEST_BROKER=dev run_suite "$@"
+    ;;
+  kafka)
+    echo "== broker-dependent tests on Apache Kafka (KAFKACTL_TEST_BROKER=kafka)"
+    KAFKACTL_TEST_BROKER=kafka run_suite --only-broker-tests "$@"
+    ;;
+  *)
+    echo "test.sh: KAFKACTL_TEST_BROKERS: unknown pass '$pass' (dev, kafka)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 # The README's quickstart, from a clean clone (the whole suite only, not a filtered run).
 if [ $# -eq 0 ]; then
