@@ -35,27 +35,28 @@ bash scripts/kafka.sh fetch
 BROKER_TESTS=(proxy_commands proxy_groups proxy_systemd ruby_client worker worker_systemd lag_check)
 passes="${KAFKACTL_TEST_BROKERS:-dev kafka}"
 
-run_suite() { # run_suite [--only-broker-tests] [filter args...]
+run_suite() { # run_suite [--only-broker-tests] [extra cargo arguments...]
   local only=0
   if [ "${1:-}" = --only-broker-tests ]; then
     only=1
     shift
   fi
+  # Every integration test is in one binary (tests/lib.rs); its modules are the files of tests/.
+  local t
   if cargo nextest --version >/dev/null 2>&1; then
     local filter=()
     if [ $only -eq 1 ]; then
-      local expr="" t
-      for t in "${BROKER_TESTS[@]}"; do expr+="${expr:+ | }binary($t)"; done
-      filter=(-E "$expr")
+      local expr=""
+      for t in "${BROKER_TESTS[@]}"; do expr+="${expr:+|}$t"; done
+      filter=(-E "binary(integration) & test(/^($expr)::/)")
     fi
     cargo nextest run --locked --profile ci "${filter[@]}" "$@"
+  elif [ $only -eq 1 ]; then
+    local names=()
+    for t in "${BROKER_TESTS[@]}"; do names+=("$t::"); done
+    cargo test --locked --no-fail-fast --test integration "$@" -- "${names[@]}"
   else
-    local targets=()
-    if [ $only -eq 1 ]; then
-      local t
-      for t in "${BROKER_TESTS[@]}"; do targets+=(--test "$t"); done
-    fi
-    cargo test --locked --no-fail-fast "${targets[@]}" "$@"
+    cargo test --locked --no-fail-fast "$@"
   fi
 }
 

@@ -1,6 +1,6 @@
 //! The command line as an operator meets it: help, completions, exit codes.
 
-mod common;
+use crate::common;
 
 use common::kafkactl;
 use std::process::Command;

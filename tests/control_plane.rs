@@ -3,7 +3,7 @@
 //! that must touch nothing. These tests share the manager's kafka-consumer@ namespace, so
 //! they hold a file lock and run one at a time.
 
-mod common;
+use crate::common;
 
 use common::kafkactl;
 use common::user_manager::{lock, unit_dir, use_fake_worker};

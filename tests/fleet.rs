@@ -8,7 +8,7 @@
 //! names and starts by deploying them at scale 0. Needs root (the rig creates users and
 //! cgroups); scripts/test.sh runs as root, as CI does.
 
-mod common;
+use crate::common;
 
 use common::kafkactl;
 use common::user_manager::with_fake_worker;

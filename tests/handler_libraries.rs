@@ -4,7 +4,7 @@
 //! and tests/handlers/python_handler_test.py (unittest); they spawn the example handlers and
 //! talk to them over pipes. Each test here runs one suite and asserts that it ran and passed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};

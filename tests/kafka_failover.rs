@@ -17,7 +17,7 @@
 //! (`scripts/systemd-user.sh start`, then `eval "$(bash scripts/systemd-user.sh env)"`), as
 //! for tests/lag_check.rs.
 
-mod common;
+use crate::common;
 
 use common::kafka::Kafka;
 use common::{kafkactl, produce_direct, run_to_end, values, wait_for, Msg, Proc, Proxy, Raw};

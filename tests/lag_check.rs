@@ -4,7 +4,7 @@
 //! The tests that start units share the manager's kafka-consumer@ namespace with
 //! tests/control_plane.rs, so they hold its lock and use the same fake worker.
 
-mod common;
+use crate::common;
 
 use common::user_manager::{lock, use_fake_worker};
 use common::{kafkactl, wait_for, Broker};

@@ -6,7 +6,7 @@
 //!   contain: each non-empty line must appear in the message, in order, `FILE:LINE:COLUMN:`
 //!   prefix included (FILE is the path as passed to `load`, `tests/manifests/bad/NAME.yml`).
 //!
-//! `KAFKACTL_PRINT_CORPUS=1 cargo test --test manifest_corpus -- --nocapture` prints every bad
+//! `KAFKACTL_PRINT_CORPUS=1 cargo test --test integration manifest_corpus:: -- --nocapture` prints every bad
 //! file's message as it is now, for writing a new `.expected`.
 
 use kafkactl::manifest::{Command, Manifest, OnExhausted, Placement};

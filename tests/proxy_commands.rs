@@ -1,7 +1,7 @@
 //! The proxy's commands over the wire: reply shapes and error prefixes, on raw bytes and with
 //! a real Redis client, against the real dev broker.
 
-mod common;
+use crate::common;
 
 use common::*;
 use kafkactl::resp::frame::Frame;

@@ -1,7 +1,7 @@
 //! Consumer-group behaviour through the proxy: partitioning, acks and commits, resuming,
 //! per-consumer settings, batches, and the shutdown order on SIGTERM.
 
-mod common;
+use crate::common;
 
 use common::*;
 use kafkactl::resp::frame::Frame;

@@ -2,7 +2,7 @@
 //! systemd sees it active only once it listens, reads its STATUS, and on stop sees STOPPING
 //! and a clean exit.
 
-mod common;
+use crate::common;
 
 use common::*;
 use kafkactl::resp::frame::Frame;

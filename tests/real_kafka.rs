@@ -3,7 +3,7 @@
 //! duplicates a consumer group sees when members join mid-drain under each group protocol —
 //! the mock refuses commits during a classic rebalance, real Kafka accepts them.
 
-mod common;
+use crate::common;
 
 use common::kafka::Kafka;
 use common::{blpop, error_text, produce_spread, values, Proxy, Raw};

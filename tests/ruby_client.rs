@@ -3,7 +3,7 @@
 //! tests/ruby/proxy_test.rb (minitest); each test here starts a dev broker and a proxy and runs
 //! one slice of it (`-n /pattern/`), so the slices run in parallel.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::PathBuf;

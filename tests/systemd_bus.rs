@@ -21,7 +21,7 @@ use kafkactl::systemd::{
 
 const RIG_HINT: &str = "these tests need a real systemd user manager: run \
     `scripts/systemd-user.sh start` and then `eval \"$(scripts/systemd-user.sh env)\"` \
-    before `cargo test --test systemd_bus` (scripts/test.sh does both)";
+    before `cargo test --test integration systemd_bus::` (scripts/test.sh does both)";
 
 /// Runs a test body on a runtime, bounded so a hung job fails the test instead of CI.
 fn run<F: Future<Output = ()>>(limit: Duration, body: F) {

@@ -3,7 +3,7 @@
 //! several topics, metrics, handler crashes, dead letters, and handlers that break the
 //! protocol. The handler's own log (KAFKACTL_HANDLED_LOG) says what was handled.
 
-mod common;
+use crate::common;
 
 use common::{kafkactl, produce_direct, wait_for, Broker, Proc};
 use rdkafka::consumer::{BaseConsumer, Consumer};

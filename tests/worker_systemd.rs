@@ -3,7 +3,7 @@
 //! hung handler killed by the systemd watchdog and restarted. Shares the manager's
 //! kafka-consumer@ namespace with tests/control_plane.rs, so it holds the same lock.
 
-mod common;
+use crate::common;
 
 use common::user_manager::{lock, unit_dir};
 use common::{kafkactl, produce_direct, wait_for, Broker};
