@@ -53,8 +53,28 @@ free_port() {
   ruby -rsocket -e 's = TCPServer.new("127.0.0.1", 0); puts s.addr[1]; s.close'
 }
 
-# start_broker TOPIC...: starts the dev broker; sets BROKER_PID and BOOTSTRAP.
+# start_broker TOPIC:PARTITIONS...: starts the broker BROKER names (the caller's --kafka):
+#   dev    `kafkactl dev broker` with these topics (librdkafka's mock cluster; the default);
+#   kafka  Apache Kafka, one KRaft node started by scripts/kafka.sh in $WORK/kafka, with the
+#          topics created through the Admin API by `direct_kafka --mode create` (auto topic
+#          creation is off there).
+# Sets BOOTSTRAP and BROKER_DESC; stop it with stop_broker.
+BROKER=${BROKER:-dev} BROKER_PID="" KAFKA_DIR=""
 start_broker() {
+  if [ "$BROKER" = kafka ]; then
+    KAFKA_DIR=$WORK/kafka
+    log "starting Apache Kafka (scripts/kafka.sh start --dir $KAFKA_DIR)"
+    bash "$ROOT/scripts/kafka.sh" start --dir "$KAFKA_DIR" >"$WORK/kafka-start.log" 2>&1 ||
+      die "scripts/kafka.sh start failed: $(tail -5 "$WORK/kafka-start.log")"
+    BOOTSTRAP=$(cat "$KAFKA_DIR/bootstrap")
+    local IFS=,
+    log "creating topics $* (direct_kafka --mode create)"
+    "$DIRECT" --bootstrap "$BOOTSTRAP" --mode create --topic "$*" >"$WORK/create-topics.log" 2>&1 ||
+      die "creating topics failed: $(tail -5 "$WORK/create-topics.log")"
+    BROKER_DESC="Apache Kafka $(sed -n 's/^KAFKA_VERSION="\(.*\)"/\1/p' "$ROOT/scripts/kafka.sh"), 1 KRaft node (scripts/kafka.sh), on this machine"
+    return
+  fi
+  [ "$BROKER" = dev ] || die "unknown broker '$BROKER'"
   local args=()
   for t in "$@"; do args+=(--topic "$t"); done
   log "starting the dev broker (mock cluster)"
@@ -68,6 +88,14 @@ start_broker() {
   done
   [ -s "$WORK/broker.addr" ] || die "dev broker did not write its address"
   BOOTSTRAP=$(head -1 "$WORK/broker.addr")
+  BROKER_DESC="kafkactl dev broker (librdkafka mock cluster)"
+}
+
+stop_broker() {
+  stop_pid "$BROKER_PID"
+  if [ -n "$KAFKA_DIR" ] && [ -d "$KAFKA_DIR" ]; then
+    bash "$ROOT/scripts/kafka.sh" stop --dir "$KAFKA_DIR" >>"$WORK/kafka-start.log" 2>&1 || true
+  fi
 }
 
 # start_proxy: starts `kafkactl proxy` on a free port against BOOTSTRAP (PROXY_CONFIG, if set,

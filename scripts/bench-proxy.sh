@@ -4,9 +4,12 @@
 #
 #   scripts/bench-proxy.sh            full run (~2-4 minutes once built)
 #   scripts/bench-proxy.sh --quick    smaller counts, a smoke check (~30 s)
+#   scripts/bench-proxy.sh --kafka    the same on Apache Kafka (scripts/kafka.sh), with the
+#                                     proxy's figures as ratios of direct librdkafka's
 #
-# It builds the release binary and the `direct_kafka` bench binary, starts its own dev broker
-# (librdkafka's mock cluster) and proxy on free loopback ports, runs:
+# It builds the release binary and the `direct_kafka` bench binary, starts its own broker (the
+# dev broker, librdkafka's mock cluster; with --kafka one Apache Kafka KRaft node in its work
+# directory, topics created through the Admin API) and proxy on free loopback ports, runs:
 #   (a) produce: redis-benchmark RPUSHX, pipelined (-P 32) and not (-P 1), counting only
 #       messages the broker acknowledged (HGETALL stats producer.messages.delivered), plus the
 #       proxy's memory (VmHWM/VmRSS) after the load;
@@ -14,15 +17,20 @@
 #       (CLIENT SETNAME, BLPOP + RPUSH acks per message), 1 process then 4 in one group,
 #       counting duplicates and missing messages;
 #   (c) ceiling: benches/direct_kafka.rs (rdkafka BaseProducer/BaseConsumer) on the same broker;
+#       its produce takes turns with the pipelined produce of (a), 3 rounds each (best kept);
 # then prints a summary with ratios, Rafka's reference figures and pass/fail targets. A missed
 # target does not fail the script; a broken run (a phase that could not complete) does.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/bench-proxy.sh [--quick] [--no-build] [--keep] [--proxy-config FILE|none]
-                              [--consumer-config JSON]
+usage: scripts/bench-proxy.sh [--quick] [--kafka] [--no-build] [--keep]
+                              [--proxy-config FILE|none] [--consumer-config JSON]
   --quick      smaller counts (a smoke check; figures are not representative)
+  --kafka      run on Apache Kafka (one KRaft node started by scripts/kafka.sh, stopped at the
+               end) instead of the dev broker; the summary then sets the proxy's figures
+               beside direct librdkafka's on the same broker in the same run (Rafka's
+               reference figures were measured on the mock broker and are left out)
   --no-build   use the binaries already built (target/release/kafkactl, direct_kafka bench)
   --keep       keep the work directory (logs, per-client consume files) for inspection
   --proxy-config FILE|none
@@ -38,10 +46,11 @@ usage: scripts/bench-proxy.sh [--quick] [--no-build] [--keep] [--proxy-config FI
 EOF
 }
 
-QUICK=0 BUILD=1 KEEP=0 CONSUMER_CONFIG="" PROXY_CONFIG=default
+QUICK=0 BUILD=1 KEEP=0 CONSUMER_CONFIG="" PROXY_CONFIG=default BROKER=dev
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --kafka) BROKER=kafka ;;
     --no-build) BUILD=0 ;;
     --keep) KEEP=1 ;;
     --consumer-config)
@@ -66,9 +75,9 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-  MODE=quick PRODUCE_N=50000 PRODUCE_P1_N=10000 DRAIN_N=5000 DIRECT_N=50000 DRAIN_MAX_SECS=60
+  MODE=quick PRODUCE_N=50000 PRODUCE_P1_N=10000 DRAIN_N=5000 DIRECT_N=50000 DRAIN_MAX_SECS=60 ROUNDS=1
 else
-  MODE=full PRODUCE_N=500000 PRODUCE_P1_N=100000 DRAIN_N=50000 DIRECT_N=500000 DRAIN_MAX_SECS=180
+  MODE=full PRODUCE_N=500000 PRODUCE_P1_N=100000 DRAIN_N=50000 DIRECT_N=500000 DRAIN_MAX_SECS=180 ROUNDS=3
 fi
 MSG_BYTES=100
 CLIENTS=50
@@ -93,6 +102,7 @@ TARGET_DELIVERED=100000
 TARGET_CONSUME_PER_CLIENT=$((2 * REF_CONSUME_1))
 TARGET_DUP_PCT=1
 TARGET_RSS_MB=100
+TARGET_DIRECT_PCT=50 # on real Kafka: proxy delivered/s vs direct librdkafka produce
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -110,14 +120,14 @@ done
 ruby -e 'require "redis"' 2>/dev/null || die "ruby-redis is not installed (apt-get install ruby-redis)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-proxy.XXXXXX")
-BROKER_PID="" PROXY_PID="" JOB_PID=""
+PROXY_PID="" JOB_PID=""
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_pid "$JOB_PID" group
   stop_pid "$PROXY_PID"
-  stop_pid "$BROKER_PID"
+  stop_broker
   wait 2>/dev/null || true
   if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then
     log "work directory kept: $WORK"
@@ -188,8 +198,28 @@ produce_run() {
   fi
 }
 
-produce_run p32 "$PIPELINE" "$PRODUCE_N"
-P32_ACC_RPS=$ACCEPTED_RPS P32_DEL_RPS=$DELIVERED_RPS P32_ACC=$ACCEPTED P32_DEL=$DELIVERED P32_SECS=$SECS
+# One message first, delivered before the clock starts: the proxy's producer learns the
+# topic's metadata and connects to its leader, as direct_kafka does before its timing.
+[ "$(printf 'RPUSHX topics:bench_produce warm-up\nDUMP 10000\n' | "${RCLI[@]}" | tail -1)" = 0 ] ||
+  die "the warm-up message was not delivered"
+# The pipelined produce and (c) the ceiling's produce take turns, ROUNDS times, so that both
+# see the same machine load (the test machine is shared and noisy); the best round of each is
+# reported. The ceiling: the same count and size into a 4-partition topic with librdkafka's
+# default partitioner, as the proxy produces.
+P32_DEL_RPS=0 DIRECT_P=0
+for round in $(seq "$ROUNDS"); do
+  produce_run "p32-$round" "$PIPELINE" "$PRODUCE_N"
+  if awk -v a="$DELIVERED_RPS" -v b="$P32_DEL_RPS" 'BEGIN { exit !(a > b) }'; then
+    P32_ACC_RPS=$ACCEPTED_RPS P32_DEL_RPS=$DELIVERED_RPS P32_ACC=$ACCEPTED P32_DEL=$DELIVERED P32_SECS=$SECS
+  fi
+  log "direct librdkafka: produce $DIRECT_N x $MSG_BYTES B to direct_produce (4 partitions)"
+  run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --topic direct_produce \
+    --messages "$DIRECT_N" --size "$MSG_BYTES" >"$WORK/direct-produce-$round.out" 2>"$WORK/direct-produce-$round.err" ||
+    die "direct_kafka produce failed: $(tail -5 "$WORK/direct-produce-$round.err")"
+  rate=$(kv msgs_per_sec "$(grep '^RESULT direct_produce' "$WORK/direct-produce-$round.out")")
+  log "round $round: proxy delivered $(printf '%.0f' "$DELIVERED_RPS")/s, direct $rate/s: $(printf '%.1f' "$(calc "100 * $DELIVERED_RPS / $rate")") %"
+  if awk -v a="$rate" -v b="$DIRECT_P" 'BEGIN { exit !(a > b) }'; then DIRECT_P=$rate; fi
+done
 RSS_HWM_P32=$(rss_kb VmHWM) RSS_NOW_P32=$(rss_kb VmRSS)
 log "proxy memory after the pipelined load: VmHWM $((RSS_HWM_P32 / 1024)) MB, VmRSS $((RSS_NOW_P32 / 1024)) MB"
 
@@ -234,13 +264,9 @@ REBALANCES=$(pstat consumer.rebalances)
 STALE_ACKS=$(pstat consumer.acks.stale)
 
 # ---------------------------------------------------------------------------- (c) ceiling
-# Produce the way the proxy does (a 4-partition topic, librdkafka's default partitioner); for
-# the consume, load direct_bench round-robin (untimed here) so that no partition overflows
+# (The direct produce ran right after the proxy's pipelined produce, above.) For the consume,
+# load direct_bench round-robin (untimed here) so that no partition overflows
 # what the mock keeps, then read it all with a fresh group.
-log "direct librdkafka: produce $DIRECT_N x $MSG_BYTES B to direct_produce (4 partitions)"
-run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --topic direct_produce \
-  --messages "$DIRECT_N" --size "$MSG_BYTES" >"$WORK/direct-produce.out" 2>"$WORK/direct-produce.err" ||
-  die "direct_kafka produce failed: $(tail -5 "$WORK/direct-produce.err")"
 log "direct librdkafka: load direct_bench ($DIRECT_PARTITIONS partitions, round-robin), then consume it all"
 run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --topic direct_bench \
   --messages "$DIRECT_N" --size "$MSG_BYTES" >"$WORK/direct-load.out" 2>"$WORK/direct-load.err" ||
@@ -248,10 +274,8 @@ run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --to
 run_job 300 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode consume --topic direct_bench \
   --messages "$DIRECT_N" --size "$MSG_BYTES" >"$WORK/direct-consume.out" 2>"$WORK/direct-consume.err" ||
   die "direct_kafka consume failed: $(tail -5 "$WORK/direct-consume.err")"
-cat "$WORK/direct-produce.err" "$WORK/direct-consume.err" | sed 's/^/    /' >&2
-DP_LINE=$(grep '^RESULT direct_produce' "$WORK/direct-produce.out")
+cat "$WORK/direct-consume.err" | sed 's/^/    /' >&2
 DC_LINE=$(grep '^RESULT direct_consume' "$WORK/direct-consume.out")
-DIRECT_P=$(kv msgs_per_sec "$DP_LINE")
 DIRECT_C=$(kv msgs_per_sec "$DC_LINE")
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -280,44 +304,76 @@ row() { printf '  %-52s %14s   %-24s %s\n' "$@"; }
 echo
 echo "== kafkactl proxy benchmark ($MODE) =="
 echo "  date $STARTED_AT; host $(uname -n), $(nproc) CPUs, load average before $LOAD_BEFORE, after $LOAD_AFTER"
-echo "  broker: kafkactl dev broker (librdkafka mock cluster); messages $MSG_BYTES B; proxy config: ${PROXY_CONFIG:-none (built-in settings)}"
+echo "  broker: $BROKER_DESC; messages $MSG_BYTES B; proxy config: ${PROXY_CONFIG:-none (built-in settings)}"
 [ -n "$CONSUMER_CONFIG" ] && echo "  Ruby consumers' BLPOP key config: $CONSUMER_CONFIG"
 [ "$QUICK" = 1 ] && echo "  QUICK RUN: small counts, figures are not representative"
 echo
-row "Measure" "kafkactl" "Rafka 0.6.2 (reference)" "kafkactl / Rafka"
-row "(a) produce, redis-benchmark -c $CLIENTS -P $PIPELINE, n=$PRODUCE_N" "" "" ""
-row "    RPUSHX accepted/s" "$(k "$P32_ACC_RPS")" "$(k $REF_P32_ACCEPTED)" "$(ratio "$P32_ACC_RPS" $REF_P32_ACCEPTED)"
-row "    delivered/s (to the last delivery)" "$(k "$P32_DEL_RPS")" "$(k $REF_P32_DELIVERED)" "$(ratio "$P32_DEL_RPS" $REF_P32_DELIVERED)"
-row "    accepted / delivered messages" "$P32_ACC/$P32_DEL" "" "($(printf '%.2f' "$P32_SECS") s to the last delivery)"
-row "(a) produce, -P 1, n=$PRODUCE_P1_N" "" "" ""
-row "    RPUSHX accepted/s" "$(k "$P1_ACC_RPS")" "$(k $REF_P1)" "$(ratio "$P1_ACC_RPS" $REF_P1)"
-row "    delivered/s" "$(k "$P1_DEL_RPS")" "" "($P1_ACC/$P1_DEL msgs)"
-row "    proxy VmHWM / VmRSS after -P $PIPELINE load" "$((RSS_HWM_P32 / 1024))/$((RSS_NOW_P32 / 1024)) MB" "~$REF_RSS_MB MB" "$(ratio "$RSS_MB" $REF_RSS_MB)"
-row "    proxy VmHWM / VmRSS at the end" "$((RSS_HWM_END / 1024))/$((RSS_NOW_END / 1024)) MB" "" ""
-row "(b) consume $DRAIN_N, Ruby redis-rb (rafka-rb loop)" "" "" ""
-row "    1 client, msg/s" "$(k "$C1_RATE")" "$(k $REF_CONSUME_1)" "$(ratio "$C1_RATE" $REF_CONSUME_1)"
-row "    1 client, duplicates / missing" "$C1_DUPS ($C1_DUP_PCT %) / $C1_MISSING" "" ""
-row "    1 client, join / longest pause (s)" "$(kv startup_secs "$C1_LINE") / $(kv max_gap_secs "$C1_LINE")" "" ""
-row "    4 clients, msg/s (all clients)" "$(k "$C4_RATE")" "$(k $REF_CONSUME_4_LO)-$(k $REF_CONSUME_4_HI)" "$(ratio "$C4_RATE" $REF_CONSUME_4_HI)-$(ratio "$C4_RATE" $REF_CONSUME_4_LO)"
-row "    4 clients, msg/s per client" "$(k "$(calc "$C4_RATE / 4")")" "" ""
-row "    4 clients, duplicates" "$C4_DUPS ($(printf '%.2f' "$C4_DUP_PCT") %)" "$REF_DUP_LO-$REF_DUP_HI %" ""
-row "    4 clients, missing" "$C4_MISSING" "" ""
-row "    4 clients, join / longest pause (s)" "$(kv startup_secs "$C4_LINE") / $(kv max_gap_secs "$C4_LINE")" "" "(pause: no client got a message)"
-row "    proxy consumer rebalances / stale acks" "$REBALANCES / $STALE_ACKS" "" ""
-row "(c) direct librdkafka (rdkafka), n=$DIRECT_N" "" "" ""
-row "    produce msg/s (to the last delivery)" "$(k "$DIRECT_P")" "$(k $REF_DIRECT_PRODUCE)" "$(ratio "$DIRECT_P" $REF_DIRECT_PRODUCE)"
-row "    consume msg/s (first to last message)" "$(k "$DIRECT_C")" "$(k $REF_DIRECT_CONSUME)" "$(ratio "$DIRECT_C" $REF_DIRECT_CONSUME)"
-echo
-echo "  Ratios to direct librdkafka                          kafkactl        Rafka 0.6.2 (reference)"
-printf '  %-50s %10s      %s\n' "proxy delivered/s (-P $PIPELINE) vs direct produce" "$(pct "$P32_DEL_RPS" "$DIRECT_P")" "$(pct $REF_P32_DELIVERED $REF_DIRECT_PRODUCE)"
-printf '  %-50s %10s      %s\n' "consume, 1 Ruby client vs direct consume" "$(pct "$C1_RATE" "$DIRECT_C")" "$(pct $REF_CONSUME_1 $REF_DIRECT_CONSUME)"
-printf '  %-50s %10s      %s\n' "consume, 4 Ruby clients vs direct consume" "$(pct "$C4_RATE" "$DIRECT_C")" "$(pct $REF_CONSUME_4_LO $REF_DIRECT_CONSUME)-$(pct $REF_CONSUME_4_HI $REF_DIRECT_CONSUME)"
+if [ "$BROKER" = dev ]; then
+  row "Measure" "kafkactl" "Rafka 0.6.2 (reference)" "kafkactl / Rafka"
+  row "(a) produce, redis-benchmark -c $CLIENTS -P $PIPELINE, n=$PRODUCE_N, best of $ROUNDS" "" "" ""
+  row "    RPUSHX accepted/s" "$(k "$P32_ACC_RPS")" "$(k $REF_P32_ACCEPTED)" "$(ratio "$P32_ACC_RPS" $REF_P32_ACCEPTED)"
+  row "    delivered/s (to the last delivery)" "$(k "$P32_DEL_RPS")" "$(k $REF_P32_DELIVERED)" "$(ratio "$P32_DEL_RPS" $REF_P32_DELIVERED)"
+  row "    accepted / delivered messages" "$P32_ACC/$P32_DEL" "" "($(printf '%.2f' "$P32_SECS") s to the last delivery)"
+  row "(a) produce, -P 1, n=$PRODUCE_P1_N" "" "" ""
+  row "    RPUSHX accepted/s" "$(k "$P1_ACC_RPS")" "$(k $REF_P1)" "$(ratio "$P1_ACC_RPS" $REF_P1)"
+  row "    delivered/s" "$(k "$P1_DEL_RPS")" "" "($P1_ACC/$P1_DEL msgs)"
+  row "    proxy VmHWM / VmRSS after -P $PIPELINE load" "$((RSS_HWM_P32 / 1024))/$((RSS_NOW_P32 / 1024)) MB" "~$REF_RSS_MB MB" "$(ratio "$RSS_MB" $REF_RSS_MB)"
+  row "    proxy VmHWM / VmRSS at the end" "$((RSS_HWM_END / 1024))/$((RSS_NOW_END / 1024)) MB" "" ""
+  row "(b) consume $DRAIN_N, Ruby redis-rb (rafka-rb loop)" "" "" ""
+  row "    1 client, msg/s" "$(k "$C1_RATE")" "$(k $REF_CONSUME_1)" "$(ratio "$C1_RATE" $REF_CONSUME_1)"
+  row "    1 client, duplicates / missing" "$C1_DUPS ($C1_DUP_PCT %) / $C1_MISSING" "" ""
+  row "    1 client, join / longest pause (s)" "$(kv startup_secs "$C1_LINE") / $(kv max_gap_secs "$C1_LINE")" "" ""
+  row "    4 clients, msg/s (all clients)" "$(k "$C4_RATE")" "$(k $REF_CONSUME_4_LO)-$(k $REF_CONSUME_4_HI)" "$(ratio "$C4_RATE" $REF_CONSUME_4_HI)-$(ratio "$C4_RATE" $REF_CONSUME_4_LO)"
+  row "    4 clients, msg/s per client" "$(k "$(calc "$C4_RATE / 4")")" "" ""
+  row "    4 clients, duplicates" "$C4_DUPS ($(printf '%.2f' "$C4_DUP_PCT") %)" "$REF_DUP_LO-$REF_DUP_HI %" ""
+  row "    4 clients, missing" "$C4_MISSING" "" ""
+  row "    4 clients, join / longest pause (s)" "$(kv startup_secs "$C4_LINE") / $(kv max_gap_secs "$C4_LINE")" "" "(pause: no client got a message)"
+  row "    proxy consumer rebalances / stale acks" "$REBALANCES / $STALE_ACKS" "" ""
+  row "(c) direct librdkafka (rdkafka), n=$DIRECT_N" "" "" ""
+  row "    produce msg/s (to the last delivery, best of $ROUNDS)" "$(k "$DIRECT_P")" "$(k $REF_DIRECT_PRODUCE)" "$(ratio "$DIRECT_P" $REF_DIRECT_PRODUCE)"
+  row "    consume msg/s (first to last message)" "$(k "$DIRECT_C")" "$(k $REF_DIRECT_CONSUME)" "$(ratio "$DIRECT_C" $REF_DIRECT_CONSUME)"
+  echo
+  echo "  Ratios to direct librdkafka                          kafkactl        Rafka 0.6.2 (reference)"
+  printf '  %-50s %10s      %s\n' "proxy delivered/s (-P $PIPELINE) vs direct produce" "$(pct "$P32_DEL_RPS" "$DIRECT_P")" "$(pct $REF_P32_DELIVERED $REF_DIRECT_PRODUCE)"
+  printf '  %-50s %10s      %s\n' "consume, 1 Ruby client vs direct consume" "$(pct "$C1_RATE" "$DIRECT_C")" "$(pct $REF_CONSUME_1 $REF_DIRECT_CONSUME)"
+  printf '  %-50s %10s      %s\n' "consume, 4 Ruby clients vs direct consume" "$(pct "$C4_RATE" "$DIRECT_C")" "$(pct $REF_CONSUME_4_LO $REF_DIRECT_CONSUME)-$(pct $REF_CONSUME_4_HI $REF_DIRECT_CONSUME)"
+else
+  row "Measure" "kafkactl" "direct librdkafka" "kafkactl / direct"
+  row "(a) produce, redis-benchmark -c $CLIENTS -P $PIPELINE, n=$PRODUCE_N, best of $ROUNDS" "" "" ""
+  row "    RPUSHX accepted/s" "$(k "$P32_ACC_RPS")" "" ""
+  row "    delivered/s (to the last delivery)" "$(k "$P32_DEL_RPS")" "$(k "$DIRECT_P") produce" "$(pct "$P32_DEL_RPS" "$DIRECT_P")"
+  row "    accepted / delivered messages" "$P32_ACC/$P32_DEL" "" "($(printf '%.2f' "$P32_SECS") s to the last delivery)"
+  row "(a) produce, -P 1, n=$PRODUCE_P1_N" "" "" ""
+  row "    RPUSHX accepted/s" "$(k "$P1_ACC_RPS")" "" ""
+  row "    delivered/s" "$(k "$P1_DEL_RPS")" "$(k "$DIRECT_P") produce" "$(pct "$P1_DEL_RPS" "$DIRECT_P")"
+  row "    proxy VmHWM / VmRSS after -P $PIPELINE load" "$((RSS_HWM_P32 / 1024))/$((RSS_NOW_P32 / 1024)) MB" "" ""
+  row "    proxy VmHWM / VmRSS at the end" "$((RSS_HWM_END / 1024))/$((RSS_NOW_END / 1024)) MB" "" ""
+  row "(b) consume $DRAIN_N, Ruby redis-rb (rafka-rb loop)" "" "" ""
+  row "    1 client, msg/s" "$(k "$C1_RATE")" "$(k "$DIRECT_C") consume" "$(pct "$C1_RATE" "$DIRECT_C")"
+  row "    1 client, duplicates / missing" "$C1_DUPS ($C1_DUP_PCT %) / $C1_MISSING" "" ""
+  row "    1 client, join / longest pause (s)" "$(kv startup_secs "$C1_LINE") / $(kv max_gap_secs "$C1_LINE")" "" ""
+  row "    4 clients, msg/s (all clients)" "$(k "$C4_RATE")" "$(k "$DIRECT_C") consume" "$(pct "$C4_RATE" "$DIRECT_C")"
+  row "    4 clients, msg/s per client" "$(k "$(calc "$C4_RATE / 4")")" "" ""
+  row "    4 clients, duplicates" "$C4_DUPS ($(printf '%.2f' "$C4_DUP_PCT") %)" "" ""
+  row "    4 clients, missing" "$C4_MISSING" "" ""
+  row "    4 clients, join / longest pause (s)" "$(kv startup_secs "$C4_LINE") / $(kv max_gap_secs "$C4_LINE")" "" "(pause: no client got a message)"
+  row "    proxy consumer rebalances / stale acks" "$REBALANCES / $STALE_ACKS" "" ""
+  row "(c) direct librdkafka (rdkafka), n=$DIRECT_N" "" "" ""
+  row "    produce msg/s (to the last delivery, best of $ROUNDS)" "$(k "$DIRECT_P")" "" ""
+  row "    consume msg/s (first to last message)" "$(k "$DIRECT_C")" "" ""
+fi
 echo
 echo "  Targets"
+if [ "$BROKER" = kafka ]; then
+  printf '  [%s] proxy delivered/s (-P %s) >= %s %% of direct librdkafka produce, same broker, same run: %s\n' \
+    "$(verdict "$(calc "$P32_DEL_RPS >= $TARGET_DIRECT_PCT * $DIRECT_P / 100")")" "$PIPELINE" "$TARGET_DIRECT_PCT" "$(pct "$P32_DEL_RPS" "$DIRECT_P")"
+fi
 printf '  [%s] delivered/s under the pipelined load >= %s: %s\n' \
   "$(verdict "$(calc "$P32_DEL_RPS >= $TARGET_DELIVERED")")" "$(k $TARGET_DELIVERED)" "$(k "$P32_DEL_RPS")"
-printf '  [%s] Ruby consume per client (1-client run) >= %s (2x Rafka'"'"'s %s): %s\n' \
-  "$(verdict "$(calc "$C1_RATE >= $TARGET_CONSUME_PER_CLIENT")")" "$(k $TARGET_CONSUME_PER_CLIENT)" "$(k $REF_CONSUME_1)" "$(k "$C1_RATE")"
+if [ "$BROKER" = dev ]; then # Rafka's figure is from the mock broker
+  printf '  [%s] Ruby consume per client (1-client run) >= %s (2x Rafka'"'"'s %s): %s\n' \
+    "$(verdict "$(calc "$C1_RATE >= $TARGET_CONSUME_PER_CLIENT")")" "$(k $TARGET_CONSUME_PER_CLIENT)" "$(k $REF_CONSUME_1)" "$(k "$C1_RATE")"
+fi
 printf '  [%s] duplicates with 4 consumers <= %s %%: %.2f %% (%s of %s), missing %s\n' \
   "$(verdict "$(calc "$C4_DUP_PCT <= $TARGET_DUP_PCT")")" "$TARGET_DUP_PCT" "$C4_DUP_PCT" "$C4_DUPS" "$DRAIN_N" "$C4_MISSING"
 printf '  [%s] proxy RSS (VmHWM after the produce load) <= %s MB: %s MB\n' \

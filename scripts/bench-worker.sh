@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # Benchmarks `kafkactl worker` with a trivial Ruby handler against the seed's design, a Ruby
 # loop consuming through `kafkactl proxy` with one BLPOP + one ack per message, in one
-# invocation: same dev broker, same pre-loaded messages (each side in its own consumer group).
-# Prints msgs/s, the ratio, and the worker's memory. See docs/benchmarks.md.
+# invocation: same broker, same pre-loaded messages (each side in its own consumer group), and
+# librdkafka used directly (benches/direct_kafka.rs) on the same messages as the ceiling.
+# Prints msgs/s, the ratios, and the worker's memory. See docs/benchmarks.md.
 #
-#   scripts/bench-worker.sh [--quick] [--no-build] [--keep]
+#   scripts/bench-worker.sh [--quick] [--kafka] [--no-build] [--keep]
+#
+# The broker is the dev broker (librdkafka's mock cluster), or with --kafka Apache Kafka: one
+# KRaft node started by scripts/kafka.sh in the work directory, the topic created through the
+# Admin API, stopped at the end.
 #
 # Rates are steady-state: messages / (time of the last - time of the first), so the group
 # join (about a second on the mock broker) counts for neither side. The worker's progress is
 # read from its Prometheus endpoint (--metrics-listen) every 50 ms.
 set -euo pipefail
 
-QUICK=0 BUILD=1 KEEP=0
+QUICK=0 BUILD=1 KEEP=0 BROKER=dev
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --kafka) BROKER=kafka ;;
     --no-build) BUILD=0 ;;
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -36,14 +42,14 @@ for tool in redis-cli ruby cargo awk timeout setsid; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-worker.XXXXXX")
-BROKER_PID="" PROXY_PID="" JOB_PID="" WORKER_PID=""
+PROXY_PID="" JOB_PID="" WORKER_PID=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   stop_pid "$JOB_PID" group
   stop_pid "$WORKER_PID"
   stop_pid "$PROXY_PID"
-  stop_pid "$BROKER_PID"
+  stop_broker
   wait 2>/dev/null || true
   if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
@@ -61,6 +67,14 @@ log "pre-loading $N x $MSG_BYTES B into bench_worker (direct producer, round-rob
 run_job 120 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --topic bench_worker \
   --messages "$N" --size "$MSG_BYTES" >"$WORK/preload.out" 2>"$WORK/preload.err" ||
   die "pre-loading failed: $(tail -3 "$WORK/preload.err")"
+
+# ------------------------------------------------------------------ the ceiling: librdkafka
+log "direct librdkafka: consume the $N messages (BaseConsumer, its own group)"
+run_job 120 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode consume --topic bench_worker \
+  --messages "$N" --size "$MSG_BYTES" >"$WORK/direct.out" 2>"$WORK/direct.err" ||
+  die "direct_kafka consume failed: $(tail -3 "$WORK/direct.err")"
+DIRECT_RATE=$(grep '^RESULT direct_consume' "$WORK/direct.out" | tr ' ' '\n' | awk -F= '$1 == "msgs_per_sec" { print $2 }')
+log "direct librdkafka: $DIRECT_RATE msg/s"
 
 # ------------------------------------------------------------------ the seed's loop, via proxy
 log "Ruby loop through the proxy: BLPOP + RPUSH acks per message (rafka-rb's loop), 1 client"
@@ -128,17 +142,20 @@ worker_run w100 100
 W100_RATE=$RATE W100_HWM=$HWM_KB
 
 ratio() { calc "$1 / $LOOP_RATE"; }
+pct() { awk -v a="$1" -v b="$DIRECT_RATE" 'BEGIN { printf "%.1f %%", 100 * a / b }'; }
 verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
 R1=$(ratio "$W1_RATE") R100=$(ratio "$W100_RATE")
 MAX_HWM_MB=$(calc "($W1_HWM > $W100_HWM ? $W1_HWM : $W100_HWM) / 1024")
 cat <<REPORT
 
-== kafkactl worker vs the seed's Ruby loop ($N x $MSG_BYTES B, 4 partitions, dev broker, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg))
-| consumer                                              | msg/s   | ratio |
-|-------------------------------------------------------|---------|-------|
-| Ruby loop via kafkactl proxy (BLPOP + ack per message) | $(printf '%7.0f' "$LOOP_RATE") | 1.00x |
-| kafkactl worker + Ruby handler, batch 1               | $(printf '%7.0f' "$W1_RATE") | $(printf '%.2f' "$R1")x |
-| kafkactl worker + Ruby handler, batch 100             | $(printf '%7.0f' "$W100_RATE") | $(printf '%.2f' "$R100")x |
+== kafkactl worker vs the seed's Ruby loop ($N x $MSG_BYTES B, 4 partitions, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))
+broker: $BROKER_DESC
+| consumer                                               | msg/s   | vs Ruby loop | vs direct |
+|--------------------------------------------------------|---------|--------------|-----------|
+| Ruby loop via kafkactl proxy (BLPOP + ack per message) | $(printf '%7.0f' "$LOOP_RATE") | 1.00x        | $(printf '%9s' "$(pct "$LOOP_RATE")") |
+| kafkactl worker + Ruby handler, batch 1                | $(printf '%7.0f' "$W1_RATE") | $(printf '%-12s' "$(printf '%.2f' "$R1")x") | $(printf '%9s' "$(pct "$W1_RATE")") |
+| kafkactl worker + Ruby handler, batch 100              | $(printf '%7.0f' "$W100_RATE") | $(printf '%-12s' "$(printf '%.2f' "$R100")x") | $(printf '%9s' "$(pct "$W100_RATE")") |
+| direct librdkafka (BaseConsumer, no handler)           | $(printf '%7.0f' "$DIRECT_RATE") | $(printf '%-12s' "$(printf '%.2f' "$(ratio "$DIRECT_RATE")")x") | 100.0 % |
 worker memory: VmHWM $((W1_HWM / 1024)) MB / VmRSS $((W1_RSS / 1024)) MB (batch 1), VmHWM $((W100_HWM / 1024)) MB (batch 100); the handler is a separate process
 target >= ${TARGET_RATIO}x: batch 1 $(verdict "$R1 >= $TARGET_RATIO"), batch 100 $(verdict "$R100 >= $TARGET_RATIO")
 target worker RSS <= ${TARGET_RSS_MB} MB: $(verdict "$MAX_HWM_MB <= $TARGET_RSS_MB") (peak $(printf '%.1f' "$MAX_HWM_MB") MB)
