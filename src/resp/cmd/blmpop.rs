@@ -8,6 +8,7 @@ use crate::resp::session::Session;
 use crate::stats::Stats;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use std::time::Duration;
 
 /// Largest batch one call may ask for.
@@ -87,7 +88,19 @@ pub(super) async fn run(params: &[Bytes], session: &mut Session, out: &mut Bytes
                 encode_message(&mut body, &msg);
                 taken += 1;
             }
-            _ => break,
+            // The batch so far goes out; the error is counted and logged rather than dropped
+            // (a transient transport failure only logged, as in a waiting BLPOP).
+            Some(Err(err)) => {
+                if !matches!(
+                    err,
+                    KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure)
+                ) {
+                    Stats::incr(&session.shared().stats.consumer_errors);
+                }
+                tracing::info!(client = %session.id(), error = %err, "consumer error mid-batch");
+                break;
+            }
+            None => break,
         }
     }
     Stats::add(

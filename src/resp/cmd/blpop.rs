@@ -149,8 +149,10 @@ pub(super) async fn wait_first<'c>(
     // Fast path: a message is already waiting, so no timer or shutdown waiter is set up
     // (a consumer that keeps up pays only for the poll).
     if !shared.shutdown.consumers.is_cancelled() {
-        if let Some(Ok(msg)) = consumer.recv().now_or_never() {
-            return Ok(Some(msg));
+        match consumer.recv().now_or_never() {
+            Some(Ok(msg)) => return Ok(Some(msg)),
+            Some(Err(err)) => consumer_error(session, err, out)?,
+            None => {}
         }
     }
     let deadline = tokio::time::Instant::now() + timeout;
@@ -167,23 +169,30 @@ pub(super) async fn wait_first<'c>(
                     return Ok(None);
                 }
                 Ok(Ok(msg)) => return Ok(Some(msg)),
-                // As Rafka: a lost broker connection is transient (librdkafka reconnects by
-                // itself), so it is logged and the wait goes on. Returned, it failed the next
-                // BLPOPs long after the brokers were back: librdkafka queues one per lost
-                // connection until the client polls.
-                Ok(Err(KafkaError::MessageConsumption(
-                    RDKafkaErrorCode::BrokerTransportFailure,
-                ))) => {
-                    tracing::info!(
-                        client = %session.id(),
-                        "consumer: transient broker transport failure"
-                    );
-                }
-                Ok(Err(err)) => {
-                    Stats::incr(&shared.stats.consumer_errors);
-                    return Err(reply_error(out, format!("CONS Poll {err}")));
-                }
+                Ok(Err(err)) => consumer_error(session, err, out)?,
             }
+        }
+    }
+}
+
+/// What a consumer error means to a waiting BLPOP: `Ok(())` to go on waiting, or `Err(flow)`
+/// once the error reply is written.
+fn consumer_error(session: &Session, err: KafkaError, out: &mut BytesMut) -> Result<(), Flow> {
+    match err {
+        // As Rafka: a lost broker connection is transient (librdkafka reconnects by itself),
+        // so it is logged and the wait goes on. Returned, it failed the next BLPOPs long after
+        // the brokers were back: librdkafka queues one per lost connection until the client
+        // polls.
+        KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure) => {
+            tracing::info!(
+                client = %session.id(),
+                "consumer: transient broker transport failure"
+            );
+            Ok(())
+        }
+        err => {
+            Stats::incr(&session.shared().stats.consumer_errors);
+            Err(reply_error(out, format!("CONS Poll {err}")))
         }
     }
 }
