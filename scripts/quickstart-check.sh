@@ -2,11 +2,20 @@
 # Runs the README's quickstart from a clean clone of this repository's HEAD and checks what it
 # printed: the deploy converged, both PriceDropsConsumer instances are active and consumed the
 # demo events (offsets moved between the two status rounds), the Ruby consumer found price
-# drops; then `down` stops everything. scripts/test.sh runs it last (CI).
-#   scripts/quickstart-check.sh [--keep]
+# drops; then `down` stops everything. scripts/test.sh runs it last (CI), on the dev broker
+# and with --kafka on Apache Kafka.
+#   scripts/quickstart-check.sh [--keep] [--kafka]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KEEP=${1:-}
+KEEP=""
+MODE=()
+for arg in "$@"; do
+  case "$arg" in
+  --keep) KEEP=--keep ;;
+  --kafka) MODE=(--kafka) ;;
+  *) echo "usage: scripts/quickstart-check.sh [--keep] [--kafka]" >&2; exit 2 ;;
+  esac
+done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/quickstart-check.XXXXXX")
 CLONE=$WORK/kafkactl
 OUT=$WORK/quickstart.out
@@ -22,8 +31,8 @@ git clone -q "$ROOT" "$CLONE"
 # The clone builds into this checkout's target directory: same dependencies, no second cold
 # build (only the kafkactl crate itself is rebuilt for the clone's path).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-echo "== quickstart from a clean clone ($CLONE)"
-(cd "$CLONE" && timeout 1800 bash scripts/quickstart.sh </dev/null) >"$OUT" 2>&1 ||
+echo "== quickstart ${MODE[*]} from a clean clone ($CLONE)"
+(cd "$CLONE" && timeout 1800 bash scripts/quickstart.sh "${MODE[@]}" </dev/null) >"$OUT" 2>&1 ||
   fail "scripts/quickstart.sh exited $?"
 sed 's/^/    | /' "$OUT" | tail -45
 
@@ -57,6 +66,9 @@ for n in 1 2; do
 done
 state=$(systemctl --user show -p ActiveState --value kafkactl-proxy.service)
 [ "$state" = inactive ] || fail "kafkactl-proxy is $state after down"
+if [ ${#MODE[@]} -gt 0 ] && bash "$CLONE/scripts/kafka.sh" status --dir "$CLONE/.run/kafka" >/dev/null 2>&1; then
+  fail "down left Apache Kafka running"
+fi
 if systemctl --user show-environment | grep -q '^KAFKACTL_BROKERS='; then
   fail "down left KAFKACTL_BROKERS in the user manager's environment"
 fi

@@ -77,8 +77,16 @@ for pass in $passes; do
   esac
 done
 
-# The README's quickstart, from a clean clone (the whole suite only, not a filtered run).
+# The README's quickstart, from a clean clone (the whole suite only, not a filtered run), on
+# each broker of the passes.
 if [ $# -eq 0 ]; then
-  echo "== quickstart (scripts/quickstart-check.sh)"
-  bash scripts/quickstart-check.sh
+  for pass in $passes; do
+    if [ "$pass" = kafka ]; then
+      echo "== quickstart on Apache Kafka (scripts/quickstart-check.sh --kafka)"
+      bash scripts/quickstart-check.sh --kafka
+    else
+      echo "== quickstart (scripts/quickstart-check.sh)"
+      bash scripts/quickstart-check.sh
+    fi
+  done
 fi
