@@ -28,7 +28,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -361,34 +361,35 @@ impl Workers {
 
     /// Starts `kafkactl worker NAME:n`.
     fn start(&self, n: usize) -> Proc {
-        let log = self.dir.path().join(format!("worker-{n}.log"));
-        let child = Command::new(kafkactl())
-            .arg("-f")
-            .arg(self.manifest())
-            .args(["worker", &format!("{}:{n}", self.name)])
-            .env("KAFKACTL_HANDLED_LOG", self.dir.path().join("handled.log"))
-            .env("DRILL_DIR", self.dir.path())
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("KAFKACTL_BROKERS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Proc { child, log }
+        common::spawn_worker(
+            &self.manifest(),
+            &format!("{}:{n}", self.name),
+            &[],
+            self.dir.path(),
+            self.dir.path().join(format!("worker-{n}.log")),
+        )
     }
 
     /// The `topic partition offset` lines the handlers wrote.
     fn handled(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("handled.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        common::lines_of(&self.dir.path().join("handled.log"))
     }
 
     fn handled_unique(&self) -> usize {
         self.handled().into_iter().collect::<BTreeSet<_>>().len()
+    }
+}
+
+/// Stops every worker with SIGTERM, asserting that each was still running and exits 0.
+fn stop_workers(procs: &mut [Proc]) {
+    for proc in procs.iter_mut() {
+        assert!(
+            proc.child.try_wait().unwrap().is_none(),
+            "a worker exited:\n{}",
+            proc.log_text()
+        );
+        let status = proc.signal_and_wait(libc::SIGTERM, LONG);
+        assert!(status.success(), "{status}:\n{}", proc.log_text());
     }
 }
 
@@ -455,15 +456,7 @@ fn a_killed_group_coordinator_loses_no_message_for_a_worker_group() {
         eprintln!("worker {}: {count} warnings, first: {first}", n + 1);
     }
     // Stop cleanly before counting: anything on its way would be a duplicate.
-    for proc in procs.iter_mut() {
-        assert!(
-            proc.child.try_wait().unwrap().is_none(),
-            "a worker exited:\n{}",
-            proc.log_text()
-        );
-        let status = proc.signal_and_wait(libc::SIGTERM, LONG);
-        assert!(status.success(), "{status}:\n{}", proc.log_text());
-    }
+    stop_workers(&mut procs);
     let lines = workers.handled().len();
     let unique = workers.handled_unique();
     let dups = lines - unique;
@@ -638,15 +631,7 @@ fn the_proxy_and_workers_recover_from_a_whole_cluster_outage() {
         last = check(&workers);
         last.0 == Some(0)
     });
-    for proc in procs.iter_mut() {
-        assert!(
-            proc.child.try_wait().unwrap().is_none(),
-            "a worker exited:\n{}",
-            proc.log_text()
-        );
-        let status = proc.signal_and_wait(libc::SIGTERM, LONG);
-        assert!(status.success(), "{status}:\n{}", proc.log_text());
-    }
+    stop_workers(&mut procs);
 
     let seen = read_topic(&kafka.bootstrap, EVENTS);
     let sent: Vec<String> = before.iter().chain(&wanted).cloned().collect();

@@ -2,6 +2,7 @@
 //! them over their real protocols. Every process is killed when its handle drops.
 #![allow(dead_code)]
 
+pub mod group_drain;
 pub mod kafka;
 pub mod user_manager;
 
@@ -89,6 +90,43 @@ pub fn produce_direct(bootstrap: &str, topic: &str, values: &[String]) {
         }
     }
     rdkafka::producer::Producer::flush(&producer, Duration::from_secs(30)).unwrap();
+}
+
+/// Starts `kafkactl -f MANIFEST worker INSTANCE [extra...]` outside systemd, as the drills
+/// do: its handlers log what they handled to `dir`/handled.log (KAFKACTL_HANDLED_LOG) and find
+/// their drill files in `dir` (DRILL_DIR); the worker's stderr goes to `log`. The manifest's
+/// `brokers:` applies (a KAFKACTL_BROKERS of the caller's would override it).
+pub fn spawn_worker(
+    manifest: &Path,
+    instance: &str,
+    extra: &[&str],
+    dir: &Path,
+    log: PathBuf,
+) -> Proc {
+    let child = Command::new(kafkactl())
+        .arg("-f")
+        .arg(manifest)
+        .args(["worker", instance])
+        .args(extra)
+        .env("KAFKACTL_HANDLED_LOG", dir.join("handled.log"))
+        .env("DRILL_DIR", dir)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("KAFKACTL_BROKERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Proc { child, log }
+}
+
+/// The lines of a file (none when it does not exist yet), such as a handler's handled log.
+pub fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// A finished command's stdout then stderr, for assertion messages.
