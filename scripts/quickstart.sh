@@ -14,7 +14,8 @@
 #                                production) by the direct_kafka bench binary's `--mode create`.
 #                                Slower to start (a JVM), and what users run.
 #   scripts/quickstart.sh down   stop everything it started (the Kafka node too).
-# One broker at a time: switching between the dev broker and --kafka stops the other one.
+# One broker at a time: switching between the dev broker and --kafka stops the other one (after
+# the consumers were redeployed onto the new one).
 # Settings: KAFKACTL_PROXY_PORT (default 6380), QUICKSTART_EVENTS (default 300 per round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,7 +81,6 @@ cargo build --release --locked
 mkdir -p "$RUN"
 
 if [ "$KAFKA" = 1 ]; then
-  stop_one broker # the dev broker of an earlier run
   say "building the topic tool (cargo bench --bench direct_kafka --no-run: its --mode create)"
   DIRECT=$(cargo bench --bench direct_kafka --no-run --locked --message-format=json-render-diagnostics |
     grep -o '"executable":"[^"]*/direct_kafka-[^"]*"' | tail -1 | cut -d'"' -f4) ||
@@ -95,7 +95,6 @@ if [ "$KAFKA" = 1 ]; then
   say "creating topic product_changes (4 partitions) through the Admin API"
   "$DIRECT" --bootstrap "$(cat "$RUN/bootstrap")" --mode create --topic product_changes:4 2>&1 | indent
 else
-  stop_kafka # the Kafka node of an earlier --kafka run
   if ! alive "$RUN/broker.pid"; then
     rm -f "$RUN/bootstrap"
     say "starting the dev broker (librdkafka's in-memory mock cluster)"
@@ -138,6 +137,9 @@ redis-cli -p "$PORT" PING >/dev/null 2>&1 || { echo "proxy does not answer on $P
 say "deploying examples/kafka_consumers.yml: kafkactl --user deploy"
 # Running instances are restarted in rolling batches: they pick up a new broker address.
 "$BIN" --user -f "$MANIFEST" deploy | indent
+# The other broker, if an earlier run used it: stopped only now, so that the consumers could
+# still commit and leave their group there while the deploy restarted them onto this one.
+if [ "$KAFKA" = 1 ]; then stop_one broker; else stop_kafka; fi
 
 # produce_round N: EVENTS product-change events through the proxy, every third a price drop.
 produce_round() {
