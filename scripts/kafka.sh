@@ -250,12 +250,19 @@ launch_node() {
   # set KAFKA_NO_SETSID=1 so that a test killed by its runner takes its brokers along.
   local setsid=setsid
   [ "${KAFKA_NO_SETSID:-0}" = 1 ] && setsid=""
+  # The node gets none of the caller's open descriptors beyond 0-2: it would hold them (a lock
+  # the caller took, a pipe a test reads to its end) for as long as it runs.
   # shellcheck disable=SC2086
-  $setsid java -Xmx"$heap" -Xms64m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
-    -Djava.awt.headless=true -Dkafka.logs.dir="$nd" \
-    -Dlog4j2.configurationFile="$dir/log4j2.properties" ${KAFKA_JVM_OPTS:-} \
-    -cp "$(classpath)" kafka.Kafka "$nd/server.properties" \
-    </dev/null >"$nd/stdout.log" 2>&1 &
+  (
+    for fd_path in /proc/$BASHPID/fd/*; do
+      fd="${fd_path##*/}"
+      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+    done
+    exec $setsid java -Xmx"$heap" -Xms64m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+      -Djava.awt.headless=true -Dkafka.logs.dir="$nd" \
+      -Dlog4j2.configurationFile="$dir/log4j2.properties" ${KAFKA_JVM_OPTS:-} \
+      -cp "$(classpath)" kafka.Kafka "$nd/server.properties"
+  ) </dev/null >"$nd/stdout.log" 2>&1 &
   echo $! >"$nd/pid"
 }
 
