@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
 
+# CI clones the repository afresh for every run: keep the compiled dependencies (librdkafka's
+# and libssh2's C builds above all) where the next run finds them, and drop the previous runs'
+# builds of kafkactl itself (each clone's path makes its own), so the cache does not grow.
+if [ -n "${CI:-}" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/kafkactl/target"
+  mkdir -p "$CARGO_TARGET_DIR"
+  echo "== CI: cargo target directory $CARGO_TARGET_DIR (kept between runs)"
+  cargo clean --quiet -p kafkactl 2>/dev/null || true
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
