@@ -473,3 +473,57 @@ fn an_instance_without_partitions_still_reports_ready() {
         assert!(worker.signal_and_wait(libc::SIGTERM, LONG).success());
     }
 }
+
+#[test]
+fn sigterm_with_the_brokers_gone_does_not_wait_for_a_group_coordinator() {
+    let mut setup = Setup::new(&["gone:2"]);
+    setup.manifest(&format!(
+        "name: gone\ntopic: gone\n{}\n{KAFKA}",
+        drill_command()
+    ));
+    let mut worker = setup.worker("gone:1", &[]);
+    wait_for("ready", LONG, || worker.log_text().contains(": ready"));
+    produce_direct(&setup.broker.bootstrap, "gone", &common::values("g", 20));
+    wait_for("20 handled", LONG, || setup.handled_unique() == 20);
+    // What the handler acked is committed (auto-commit, every second) before the brokers go.
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &setup.broker.bootstrap)
+        .set("group.id", "drills-gone")
+        .create()
+        .unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    partitions.add_partition("gone", 0);
+    partitions.add_partition("gone", 1);
+    wait_for("the acked offsets committed", LONG, || {
+        reader
+            .committed_offsets(partitions.clone(), Duration::from_secs(5))
+            .map(|c| {
+                c.elements()
+                    .iter()
+                    .filter_map(|e| e.offset().to_raw())
+                    .filter(|o| *o >= 0)
+                    .sum::<i64>()
+                    == 20
+            })
+            .unwrap_or(false)
+    });
+    drop(reader);
+
+    setup.broker.kill();
+    let status = worker.signal_and_wait(libc::SIGTERM, LONG);
+    let log = worker.log_text();
+    assert!(status.success(), "{status}:\n{log}");
+    assert!(log.contains("stopped: nothing new to commit"), "{log}");
+    // Nothing is committed a second time on leaving (the final commit did it), and leaving the
+    // group, which waits for a coordinator that is gone, is given up after a grace period
+    // instead of holding the stop (it used to take ~45 s, on every stop during an outage).
+    assert!(!log.contains("commit on revoke failed"), "{log}");
+    assert!(
+        log.contains("leaving the group: partitions released"),
+        "{log}"
+    );
+    assert!(
+        log.contains("leaving the group did not finish within"),
+        "{log}"
+    );
+}

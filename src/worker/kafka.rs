@@ -16,6 +16,10 @@ pub struct WorkerContext {
     pub joined: Arc<AtomicBool>,
     /// Where lag and errors go.
     pub metrics: Arc<Metrics>,
+    /// Set by the shutdown once its final commit is done: the partitions revoked as the
+    /// consumer leaves then have nothing left to commit, and a second (synchronous) commit
+    /// would wait ~45 s for a group coordinator when the brokers are gone.
+    pub final_commit_done: AtomicBool,
 }
 
 impl ClientContext for WorkerContext {
@@ -52,6 +56,13 @@ impl ClientContext for WorkerContext {
 impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
+            if self.final_commit_done.load(Ordering::Acquire) {
+                tracing::info!(
+                    count = partitions.count(),
+                    "leaving the group: partitions released"
+                );
+                return;
+            }
             // The next owner starts exactly after what this instance's handler acked.
             match consumer.commit_consumer_state(CommitMode::Sync) {
                 Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}

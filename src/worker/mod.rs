@@ -136,6 +136,7 @@ impl Worker {
         let context = WorkerContext {
             joined: joined.clone(),
             metrics: metrics.clone(),
+            final_commit_done: AtomicBool::new(false),
         };
         let consumer: StreamConsumer<WorkerContext> = config
             .create_with_context(context)
@@ -245,6 +246,7 @@ impl Worker {
 
         let result = self.work(&stop).await;
         let code = self.shut_down(result.is_err()).await;
+        leave_group(self.consumer).await;
         background.cancel();
         if let Some(statsd) = statsd {
             // Its last flush carries what the shutdown counted.
@@ -666,6 +668,11 @@ impl Worker {
             }
             Err(e) => format!("final commit failed: {e}"),
         };
+        // No batch is sent after a stop was requested, so nothing is acked after this commit.
+        self.consumer
+            .context()
+            .final_commit_done
+            .store(true, Ordering::Release);
         let handler = match self.handler.take() {
             Some(handler) => {
                 let reason = if failed { "error" } else { "sigterm" };
@@ -681,6 +688,29 @@ impl Worker {
             "stopped: {commit}, {handler}; {} messages processed",
             self.metrics.processed.load(Ordering::Relaxed)
         )
+    }
+}
+
+/// How long leaving the group may take at exit.
+const LEAVE_GRACE: Duration = Duration::from_secs(10);
+
+/// Closes the consumer (librdkafka leaves the group) on a thread of its own, waiting at most
+/// [`LEAVE_GRACE`]: with the brokers gone, librdkafka's close waits ~45 s for a group
+/// coordinator, which held every stop (and so every rolling restart) during an outage. What
+/// the handler acked was committed before this; a member that could not leave is dropped by
+/// the group when its session times out.
+async fn leave_group(consumer: StreamConsumer<WorkerContext>) {
+    let (left, closed) = tokio::sync::oneshot::channel();
+    // A plain thread, not spawn_blocking: the runtime would wait for that one at exit.
+    std::thread::spawn(move || {
+        drop(consumer);
+        let _ = left.send(());
+    });
+    if tokio::time::timeout(LEAVE_GRACE, closed).await.is_err() {
+        tracing::warn!(
+            "leaving the group did not finish within {LEAVE_GRACE:?} (brokers unreachable?); \
+             exiting anyway: the group drops this member when its session times out"
+        );
     }
 }
 

@@ -297,6 +297,21 @@ impl Broker {
         }
     }
 
+    /// Kills the broker (every node of a real cluster) with SIGKILL: the brokers are gone.
+    pub fn kill(&mut self) {
+        match &mut self.backend {
+            Backend::Dev { proc, .. } => {
+                let _ = proc.child.kill();
+                let _ = proc.child.wait();
+            }
+            Backend::Kafka(kafka) => {
+                for n in 1..=kafka.nodes {
+                    kafka.kill_node(n);
+                }
+            }
+        }
+    }
+
     /// Which broker this is, for messages and figures.
     pub fn label(&self) -> &'static str {
         if self.is_kafka() {
