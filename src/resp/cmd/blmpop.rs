@@ -1,14 +1,13 @@
 //! BLMPOP <timeout> 1 topics:<t...>[:<JSON>] LEFT [COUNT n]: a batch of up to n messages in
 //! the Redis 7 shape — `[key, [message, ...]]`, each message Rafka's 8-element array.
 
-use super::blpop::{encode_message, ensure_consumer, wait_first};
+use super::blpop::{encode_message, ensure_consumer, is_transient, wait_first};
 use super::{reply_error, show, Flow};
 use crate::resp::frame::{encode_array_header, encode_bulk, Frame};
 use crate::resp::session::Session;
 use crate::stats::Stats;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use std::time::Duration;
 
 /// Largest batch one call may ask for.
@@ -88,13 +87,10 @@ pub(super) async fn run(params: &[Bytes], session: &mut Session, out: &mut Bytes
                 encode_message(&mut body, &msg);
                 taken += 1;
             }
-            // The batch so far goes out; the error is counted and logged rather than dropped
-            // (a transient transport failure only logged, as in a waiting BLPOP).
+            // The batch so far goes out; the error is counted (unless transient) and logged
+            // rather than dropped.
             Some(Err(err)) => {
-                if !matches!(
-                    err,
-                    KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure)
-                ) {
+                if !is_transient(&err) {
                     Stats::incr(&session.shared().stats.consumer_errors);
                 }
                 tracing::info!(client = %session.id(), error = %err, "consumer error mid-batch");

@@ -175,26 +175,26 @@ pub(super) async fn wait_first<'c>(
     }
 }
 
+/// Whether a consumer error is transient. As Rafka: a lost broker connection is (librdkafka
+/// reconnects by itself), so it is logged, not counted or returned. Returned, it failed the
+/// next BLPOPs long after the brokers were back: librdkafka queues one per lost connection
+/// until the client polls.
+pub(super) fn is_transient(err: &KafkaError) -> bool {
+    matches!(
+        err,
+        KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure)
+    )
+}
+
 /// What a consumer error means to a waiting BLPOP: `Ok(())` to go on waiting, or `Err(flow)`
 /// once the error reply is written.
 fn consumer_error(session: &Session, err: KafkaError, out: &mut BytesMut) -> Result<(), Flow> {
-    match err {
-        // As Rafka: a lost broker connection is transient (librdkafka reconnects by itself),
-        // so it is logged and the wait goes on. Returned, it failed the next BLPOPs long after
-        // the brokers were back: librdkafka queues one per lost connection until the client
-        // polls.
-        KafkaError::MessageConsumption(RDKafkaErrorCode::BrokerTransportFailure) => {
-            tracing::info!(
-                client = %session.id(),
-                "consumer: transient broker transport failure"
-            );
-            Ok(())
-        }
-        err => {
-            Stats::incr(&session.shared().stats.consumer_errors);
-            Err(reply_error(out, format!("CONS Poll {err}")))
-        }
+    if is_transient(&err) {
+        tracing::info!(client = %session.id(), error = %err, "consumer: transient error");
+        return Ok(());
     }
+    Stats::incr(&session.shared().stats.consumer_errors);
+    Err(reply_error(out, format!("CONS Poll {err}")))
 }
 
 pub(super) async fn run(params: &[Bytes], session: &mut Session, out: &mut BytesMut) -> Flow {
