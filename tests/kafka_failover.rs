@@ -20,7 +20,9 @@
 use crate::common;
 
 use common::kafka::Kafka;
-use common::{kafkactl, produce_direct, run_to_end, values, wait_for, Msg, Proc, Proxy, Raw};
+use common::{
+    kafkactl, produce_direct, run_to_end, stats, values, wait_for, Msg, Proc, Proxy, Raw,
+};
 use kafkactl::resp::frame::Frame;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -129,22 +131,6 @@ fn found(seen: &HashMap<String, usize>, values: &[String]) -> usize {
 /// Extra copies of any value in `seen`.
 fn duplicates(seen: &HashMap<String, usize>) -> usize {
     seen.values().map(|n| n - 1).sum()
-}
-
-/// A counter of the proxy's `HGETALL stats`.
-fn stat(raw: &mut Raw, name: &str) -> i64 {
-    let Frame::Array(items) = raw.cmd("HGETALL stats") else {
-        panic!("HGETALL stats is not an array");
-    };
-    let text = |f: &Frame| match f {
-        Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
-        other => panic!("{other:?}"),
-    };
-    items
-        .chunks(2)
-        .find(|kv| text(&kv[0]) == name)
-        .map(|kv| text(&kv[1]).parse().unwrap())
-        .unwrap_or_else(|| panic!("no {name} in stats"))
 }
 
 /// RPUSHXes `values` keyed by themselves (so they spread over partitions) on `raw`, pipelined.
@@ -282,7 +268,7 @@ fn a_killed_partition_leader_loses_no_confirmed_message() {
         "DUMP never reached 0 after the failover:\n{}",
         proxy.proc.log_text()
     );
-    let delivery_errors = stat(&mut raw, "producer.delivery.errors");
+    let delivery_errors = stats(&mut raw)["producer.delivery.errors"];
 
     let seen = read_topic(&kafka.bootstrap, TOPIC);
     let sent: Vec<String> = loads.iter().flat_map(|l| l.sent.clone()).collect();
@@ -623,7 +609,7 @@ fn the_proxy_and_workers_recover_from_a_whole_cluster_outage() {
     let wanted: Vec<String> = during.iter().chain(&after).cloned().collect();
     let (more, errors) = blpop_until(&mut reader, &key, &wanted, LONG);
     got.extend(more);
-    let delivery_errors = stat(&mut fresh, "producer.delivery.errors");
+    let delivery_errors = stats(&mut fresh)["producer.delivery.errors"];
 
     produce_direct(&kafka.bootstrap, JOBS, &values("ja", 300));
     wait_for("600 jobs handled", LONG, || workers.handled_unique() == 600);

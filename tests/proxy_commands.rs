@@ -126,26 +126,9 @@ fn dump_waits_for_this_connections_deliveries() {
         assert_eq!(p.read(), Some(Frame::Integer(1)));
     }
     assert_eq!(p.cmd("DUMP 10000"), Frame::Integer(0));
-    let stats = stats(&proxy);
+    let stats = stats(&mut proxy.raw());
     assert_eq!(stats["producer.messages.delivered"], 500);
     assert_eq!(stats["producer.unflushed.messages"], 0);
-}
-
-fn stats(proxy: &Proxy) -> std::collections::HashMap<String, i64> {
-    let mut raw = proxy.raw();
-    let Frame::Array(items) = raw.cmd("HGETALL stats") else {
-        panic!()
-    };
-    items
-        .chunks(2)
-        .map(|kv| match (&kv[0], &kv[1]) {
-            (Frame::Bulk(k), Frame::Bulk(v)) => (
-                String::from_utf8(k.to_vec()).unwrap(),
-                std::str::from_utf8(v).unwrap().parse().unwrap(),
-            ),
-            other => panic!("{other:?}"),
-        })
-        .collect()
 }
 
 #[test]
@@ -155,7 +138,7 @@ fn stats_count_both_sides_and_del_resets_them() {
     let mut c = consumer(&proxy, "stats:c1");
     let m = blpop(&mut c, "topics:greet", 10).unwrap();
     assert_eq!(c.cmd(&format!("RPUSH acks {}", m.ack())), Frame::Integer(1));
-    let s = stats(&proxy);
+    let s = stats(&mut proxy.raw());
     for name in [
         "producer.unflushed.messages",
         "producer.delivery.errors",
@@ -169,7 +152,7 @@ fn stats_count_both_sides_and_del_resets_them() {
     assert_eq!(s["consumers.active"], 1);
     let mut raw = proxy.raw();
     assert_eq!(raw.cmd("DEL stats"), Frame::Integer(1));
-    let s = stats(&proxy);
+    let s = stats(&mut proxy.raw());
     assert_eq!(s["producer.messages.delivered"], 0);
     assert_eq!(s["consumer.acks"], 0);
     assert_eq!(s["consumers.active"], 1, "gauges survive a reset");

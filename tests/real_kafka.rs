@@ -7,26 +7,8 @@ use crate::common;
 
 use common::group_drain::drain_with_members_joining;
 use common::kafka::Kafka;
-use common::{error_text, Proxy, Raw};
+use common::{error_text, stats, Proxy};
 use kafkactl::resp::frame::Frame;
-use std::collections::HashMap;
-
-/// HGETALL stats as a map.
-fn stats(raw: &mut Raw) -> HashMap<String, i64> {
-    let Frame::Array(items) = raw.cmd("HGETALL stats") else {
-        panic!("HGETALL stats is not an array")
-    };
-    items
-        .chunks(2)
-        .map(|kv| match (&kv[0], &kv[1]) {
-            (Frame::Bulk(k), Frame::Bulk(v)) => (
-                String::from_utf8_lossy(k).to_string(),
-                String::from_utf8_lossy(v).parse().unwrap(),
-            ),
-            other => panic!("{other:?}"),
-        })
-        .collect()
-}
 
 /// Writes a Rafka config file and returns its path.
 fn rafka_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {

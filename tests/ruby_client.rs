@@ -69,13 +69,10 @@ fn parse_summary(output: &str) -> Option<Summary> {
 fn run_ruby_slice(prefix: &str) {
     // The pool of topics the Ruby tests take from (proxy_test.rb's new_topic): more than any
     // slice uses, 4 partitions each, as the tests expect.
-    let pool: Vec<String> = (0..TOPIC_POOL).map(|i| format!("rb-{i}:4")).collect();
-    let mut args = Vec::new();
-    for topic in &pool {
-        args.extend(["--topic", topic.as_str()]);
-    }
+    let pool: Vec<String> = (0..TOPIC_POOL).map(|i| format!("rb-{i}")).collect();
+    let specs: Vec<String> = pool.iter().map(|t| format!("{t}:4")).collect();
+    let args: Vec<&str> = specs.iter().flat_map(|t| ["--topic", t.as_str()]).collect();
     let broker = Broker::start(&args);
-    let pool_names: Vec<&str> = pool.iter().map(|t| t.trim_end_matches(":4")).collect();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rafka.json");
     std::fs::write(&config, RAFKA_CONFIG).unwrap();
@@ -88,7 +85,7 @@ fn run_ruby_slice(prefix: &str) {
         .args(["-v", "-n", &pattern])
         .current_dir(manifest_dir())
         .env("KAFKACTL_PROXY", proxy.addr.to_string())
-        .env("KAFKACTL_TEST_TOPICS", pool_names.join(","));
+        .env("KAFKACTL_TEST_TOPICS", pool.join(","));
     let (status, output) = common::run_to_end(command, "ruby", RUBY_DEADLINE);
     println!("--- ruby {SUITE} -v -n {pattern} ---\n{output}");
     let context = || {

@@ -185,8 +185,8 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
         assert!(out.status.success(), "{}", text(&out));
         let json: serde_json::Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
-        json.as_array()
-            .or_else(|| json["instances"].as_array())
+        json["instances"]
+            .as_array()
             .unwrap_or_else(|| panic!("no instance rows: {json}"))
             .clone()
     };

@@ -16,6 +16,25 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka.sh")
 }
 
+/// Runs `scripts/kafka.sh ARGS --dir DIR` as the tests do (nodes in the caller's process
+/// group, a small heap), failing the test with its output when it fails.
+fn run_script(dir: &Path, args: &[&str]) {
+    let out = Command::new("bash")
+        .arg(script())
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .env("KAFKA_NO_SETSID", "1")
+        .env("KAFKA_HEAP", "384m")
+        .output()
+        .expect("bash scripts/kafka.sh");
+    assert!(
+        out.status.success(),
+        "scripts/kafka.sh {args:?} failed:\n{}",
+        super::output_text(&out)
+    );
+}
+
 /// A running Kafka cluster, killed (SIGKILL: its data is scratch) when dropped.
 pub struct Kafka {
     /// Every node's address, comma-separated.
@@ -31,19 +50,7 @@ impl Kafka {
     /// takes them along.
     pub fn start(nodes: usize) -> Kafka {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("bash")
-            .arg(script())
-            .args(["start", "--nodes", &nodes.to_string(), "--dir"])
-            .arg(dir.path())
-            .env("KAFKA_NO_SETSID", "1")
-            .env("KAFKA_HEAP", "384m")
-            .output()
-            .expect("bash scripts/kafka.sh start");
-        assert!(
-            out.status.success(),
-            "scripts/kafka.sh start failed:\n{}",
-            super::output_text(&out)
-        );
+        run_script(dir.path(), &["start", "--nodes", &nodes.to_string()]);
         let bootstrap = std::fs::read_to_string(dir.path().join("bootstrap"))
             .unwrap()
             .trim()
@@ -55,44 +62,14 @@ impl Kafka {
         }
     }
 
-    /// Node `n`'s own address (1-based).
-    pub fn node_address(&self, n: usize) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("node-{n}/address")))
-            .unwrap()
-            .trim()
-            .to_string()
-    }
-
-    /// Node `n`'s broker log, for assertion messages.
-    pub fn node_log(&self, n: usize) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("node-{n}/server.log")))
-            .unwrap_or_default()
-    }
-
-    fn run_script(&self, command: &str, n: usize) {
-        let out = Command::new("bash")
-            .arg(script())
-            .args([command, &n.to_string(), "--dir"])
-            .arg(self.dir.path())
-            .env("KAFKA_NO_SETSID", "1")
-            .env("KAFKA_HEAP", "384m")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "scripts/kafka.sh {command} {n}:\n{}",
-            super::output_text(&out)
-        );
-    }
-
     /// SIGKILLs node `n` (a broker crash) and waits until the process is gone.
     pub fn kill_node(&self, n: usize) {
-        self.run_script("kill-node", n);
+        run_script(self.dir.path(), &["kill-node", &n.to_string()]);
     }
 
     /// Starts node `n` again on its address with its data, and waits until it serves.
     pub fn start_node(&self, n: usize) {
-        self.run_script("start-node", n);
+        run_script(self.dir.path(), &["start-node", &n.to_string()]);
     }
 
     /// An Admin API client.

@@ -481,6 +481,23 @@ impl Raw {
     }
 }
 
+/// The proxy's counters (`HGETALL stats`), by name.
+pub fn stats(raw: &mut Raw) -> std::collections::HashMap<String, i64> {
+    let Frame::Array(items) = raw.cmd("HGETALL stats") else {
+        panic!("HGETALL stats is not an array")
+    };
+    items
+        .chunks(2)
+        .map(|kv| match (&kv[0], &kv[1]) {
+            (Frame::Bulk(k), Frame::Bulk(v)) => (
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).parse().unwrap(),
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
 /// An error frame's text, or a panic showing what came instead.
 pub fn error_text(frame: Frame) -> String {
     match frame {
