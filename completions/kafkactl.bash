@@ -40,6 +40,9 @@ _kafkactl() {
             kafkactl,lag)
                 cmd="kafkactl__subcmd__lag"
                 ;;
+            kafkactl,logs)
+                cmd="kafkactl__subcmd__logs"
+                ;;
             kafkactl,manpage)
                 cmd="kafkactl__subcmd__manpage"
                 ;;
@@ -97,6 +100,9 @@ _kafkactl() {
             kafkactl__subcmd__help,lag)
                 cmd="kafkactl__subcmd__help__subcmd__lag"
                 ;;
+            kafkactl__subcmd__help,logs)
+                cmd="kafkactl__subcmd__help__subcmd__logs"
+                ;;
             kafkactl__subcmd__help,manpage)
                 cmd="kafkactl__subcmd__help__subcmd__manpage"
                 ;;
@@ -128,7 +134,7 @@ _kafkactl() {
 
     case "${cmd}" in
         kafkactl)
-            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status lag check deploy install-units completions manpage dev help"
+            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -270,7 +276,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__deploy)
-            opts="-i -f -h -V --dry-run --prune --batch-size --no-restart --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
+            opts="-i -f -h -V --dry-run --prune --batch-size --no-restart --allow-version-skew --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -480,7 +486,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__help)
-            opts="proxy worker spawn stop restart disable-and-stop status lag check deploy install-units completions manpage dev help"
+            opts="proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -619,6 +625,20 @@ _kafkactl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kafkactl__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kafkactl__subcmd__help__subcmd__manpage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -718,7 +738,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__install__subcmd__units)
-            opts="-i -f -h -V --proxy-config --workdir --kafkactl --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
+            opts="-i -f -h -V --proxy-config --workdir --kafkactl --run-as --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -733,6 +753,10 @@ _kafkactl() {
                     return 0
                     ;;
                 --kafkactl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-as)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -807,6 +831,84 @@ _kafkactl() {
                     return 0
                     ;;
                 --kafka-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__logs)
+            opts="-c -n -F -o -i -f -h -V --consumer --proxy --lines --since --follow --output --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --consumer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

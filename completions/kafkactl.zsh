@@ -180,6 +180,38 @@ json\:"JSON for programs"))' \
 '--version[Print version]' \
 && ret=0
 ;;
+(logs)
+_arguments "${_arguments_options[@]}" : \
+'-c+[NAME or NAME\:K (every consumer instance when absent)]:CONSUMER:_default' \
+'--consumer=[NAME or NAME\:K (every consumer instance when absent)]:CONSUMER:_default' \
+'-n+[The newest N entries (of all selected hosts together)]:LINES:_default' \
+'--lines=[The newest N entries (of all selected hosts together)]:LINES:_default' \
+'--since=[Only entries since TIME, as journalctl takes it ("2026-12-01 10\:00", "-1h", "today")]:TIME:_default' \
+'-o+[Output format\: text lines, or one JSON object per entry]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format\: text lines, or one JSON object per entry]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--proxy[Also the proxy'\''s log (kafkactl-proxy.service)]' \
+'-F[Keep printing new entries until Ctrl-C (\`-F\` as in \`tail -F\`\: \`-f\` is the manifest, as in every kafkactl command)]' \
+'--follow[Keep printing new entries until Ctrl-C (\`-F\` as in \`tail -F\`\: \`-f\` is the manifest, as in every kafkactl command)]' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
 (check)
 _arguments "${_arguments_options[@]}" : \
 '-c+[Consumer name (every consumer when absent)]:CONSUMER:_default' \
@@ -226,6 +258,7 @@ _arguments "${_arguments_options[@]}" : \
 '--dry-run[Print the plan and change nothing (exit 2 when a host has drifted from the manifest)]' \
 '--prune[Stop and disable instances of consumers the manifest does not list (orphans)]' \
 '--no-restart[Leave running instances running (no rolling restart)]' \
+'--allow-version-skew[Deploy to hosts whose kafkactl version differs from this one'\''s (refused otherwise)]' \
 '--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
@@ -239,6 +272,7 @@ _arguments "${_arguments_options[@]}" : \
 '--proxy-config=[The proxy'\''s Rafka JSON config, for kafkactl-proxy.service]:PROXY_CONFIG:_files' \
 '--workdir=[The app'\''s root, where consumers'\'' handler commands run (default\: the current directory)]:WORKDIR:_files' \
 '--kafkactl=[The kafkactl binary the units run (default\: this one'\''s path; with --hosts, a path on the hosts)]:PATH:_files' \
+'--run-as=[Who consumers and their handlers run as in the system scope\: USER or USER\:GROUP (default\: the manifest'\''s \`run_as\:\`). Running them as root takes \`--run-as root\`]:USER[:GROUP]:_default' \
 '*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
 '--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
 '-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
@@ -393,6 +427,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(logs)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (check)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -457,6 +495,7 @@ _kafkactl_commands() {
 'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
 'status:Show consumer instances' \
 'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
+'logs:Show consumer instances'\'' journald logs, merged across hosts in time order' \
 'check:Icinga/Nagios plugin\: instances, restarts and lag against thresholds (exit 0/1/2/3)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
@@ -529,6 +568,7 @@ _kafkactl__subcmd__help_commands() {
 'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
 'status:Show consumer instances' \
 'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
+'logs:Show consumer instances'\'' journald logs, merged across hosts in time order' \
 'check:Icinga/Nagios plugin\: instances, restarts and lag against thresholds (exit 0/1/2/3)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
@@ -586,6 +626,11 @@ _kafkactl__subcmd__help__subcmd__lag_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl help lag commands' commands "$@"
 }
+(( $+functions[_kafkactl__subcmd__help__subcmd__logs_commands] )) ||
+_kafkactl__subcmd__help__subcmd__logs_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help logs commands' commands "$@"
+}
 (( $+functions[_kafkactl__subcmd__help__subcmd__manpage_commands] )) ||
 _kafkactl__subcmd__help__subcmd__manpage_commands() {
     local commands; commands=()
@@ -630,6 +675,11 @@ _kafkactl__subcmd__install-units_commands() {
 _kafkactl__subcmd__lag_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl lag commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__logs_commands] )) ||
+_kafkactl__subcmd__logs_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl logs commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__manpage_commands] )) ||
 _kafkactl__subcmd__manpage_commands() {

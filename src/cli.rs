@@ -2,6 +2,7 @@
 //! with the code that owns each setting.
 
 use crate::dev::broker::TopicSpec;
+use crate::units::RunAs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +56,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Show consumer groups' lag per partition (committed offset, high watermark, member)
     Lag(LagArgs),
+    /// Show consumer instances' journald logs, merged across hosts in time order
+    Logs(LogsArgs),
     /// Icinga/Nagios plugin: instances, restarts and lag against thresholds (exit 0/1/2/3)
     Check(CheckArgs),
     /// Reconcile the manifest on every host of the fleet
@@ -186,6 +189,36 @@ pub struct StatusArgs {
     pub kafka: KafkaArgs,
 }
 
+/// `kafkactl logs`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// NAME or NAME:K (every consumer instance when absent)
+    #[arg(short = 'c', long)]
+    pub consumer: Option<String>,
+    /// Also the proxy's log (kafkactl-proxy.service)
+    #[arg(long)]
+    pub proxy: bool,
+    /// The newest N entries (of all selected hosts together)
+    #[arg(short = 'n', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub lines: u32,
+    /// Only entries since TIME, as journalctl takes it ("2026-12-01 10:00", "-1h", "today")
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Keep printing new entries until Ctrl-C (`-F` as in `tail -F`: `-f` is the manifest,
+    /// as in every kafkactl command)
+    #[arg(short = 'F', long)]
+    pub follow: bool,
+    /// Output format: text lines, or one JSON object per entry
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
 /// How monitoring commands reach Kafka.
 #[derive(Debug, Clone, Args)]
 pub struct KafkaArgs {
@@ -288,6 +321,10 @@ pub struct InstallArgs {
     /// the hosts)
     #[arg(long, value_name = "PATH")]
     pub kafkactl: Option<PathBuf>,
+    /// Who consumers and their handlers run as in the system scope: USER or USER:GROUP
+    /// (default: the manifest's `run_as:`). Running them as root takes `--run-as root`
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = RunAs::parse)]
+    pub run_as: Option<RunAs>,
     /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
     #[arg(long)]
     pub fleet: bool,
@@ -311,6 +348,9 @@ pub struct DeployArgs {
     /// Leave running instances running (no rolling restart)
     #[arg(long)]
     pub no_restart: bool,
+    /// Deploy to hosts whose kafkactl version differs from this one's (refused otherwise)
+    #[arg(long)]
+    pub allow_version_skew: bool,
     /// How to reach the hosts
     #[command(flatten)]
     pub ssh: SshArgs,

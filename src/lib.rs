@@ -16,6 +16,7 @@ pub mod dev;
 pub mod error;
 pub mod fleet;
 pub mod kafka;
+pub mod logs;
 pub mod manifest;
 pub mod metrics;
 pub mod monitor;

@@ -86,7 +86,7 @@ fn init_logging(filter: &str) {
 fn run(cli: Cli) -> Result<()> {
     if matches!(
         cli.command,
-        Command::Completions(_) | Command::Manpage | Command::Lag(_)
+        Command::Completions(_) | Command::Manpage | Command::Lag(_) | Command::Logs(_)
     ) {
         // Printers whose only pipe is stdout: `kafkactl lag | head` should end quietly, as
         // other Unix tools do, not panic on EPIPE. Commands that write to sockets and pipes of
@@ -188,6 +188,7 @@ async fn run_control(ctx: &ControlContext, command: Command) -> Result<u8> {
     match &command {
         Command::Deploy(args) => return fleet::commands::deploy_command(ctx, args).await,
         Command::Lag(args) => return monitor::commands::lag(ctx, args).await,
+        Command::Logs(args) => return kafkactl::logs::logs(ctx, args).await,
         Command::Check(args) => return Ok(monitor::commands::check(ctx, args).await),
         Command::Status(args) if args.lag => {
             return monitor::commands::status_with_lag(ctx, args).await

@@ -160,6 +160,74 @@ pub struct UnitSettings {
     pub proxy_config: PathBuf,
     /// System or user manager.
     pub scope: Scope,
+    /// Who the consumers (and their handlers) run as, in the system scope. A user manager
+    /// runs everything as its own user, so there it is left out.
+    pub run_as: Option<RunAs>,
+}
+
+/// The user (and group) consumer instances run as: `User=`/`Group=` in the template.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunAs {
+    /// The user name.
+    pub user: String,
+    /// The group name; the user's primary group when absent.
+    pub group: Option<String>,
+}
+
+impl RunAs {
+    /// Parses `USER` or `USER:GROUP`, names as `useradd` accepts them.
+    pub fn parse(text: &str) -> Result<RunAs, String> {
+        let (user, group) = match text.split_once(':') {
+            Some((user, group)) => (user, Some(group)),
+            None => (text, None),
+        };
+        for (what, name) in [("user", Some(user)), ("group", group)] {
+            let Some(name) = name else { continue };
+            if !valid_account_name(name) {
+                let whole = if group.is_some() {
+                    format!(" in {text:?}")
+                } else {
+                    String::new()
+                };
+                return Err(format!(
+                    "{what} name {name:?}{whole} is not a valid account name (letters, digits, \
+                     '_', '-' and '.', not starting with '-' or a digit, at most 32 \
+                     characters); expected USER or USER:GROUP such as \"app\" or \"app:app\""
+                ));
+            }
+        }
+        Ok(RunAs {
+            user: user.to_string(),
+            group: group.map(str::to_string),
+        })
+    }
+
+    /// Whether the consumers would run as root.
+    pub fn is_root(&self) -> bool {
+        self.user == "root" || self.user == "0"
+    }
+}
+
+impl fmt::Display for RunAs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.group {
+            Some(group) => write!(f, "{}:{group}", self.user),
+            None => f.write_str(&self.user),
+        }
+    }
+}
+
+/// A user or group name systemd and `useradd` both accept (no quoting needed in a unit).
+fn valid_account_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 32
+        && !bytes[0].is_ascii_digit()
+        && bytes[0] != b'-'
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(b))
+        || name == "0"
 }
 
 /// Sandboxing settings a user manager cannot apply (they need mount namespaces or privileges
@@ -211,11 +279,27 @@ pub fn render_units(settings: &UnitSettings) -> Vec<(&'static str, String)> {
             )
             .replace("@PROXY_CONFIG@", &quote_path(&settings.proxy_config))
             .replace("@WANTED_BY@", settings.scope.wanted_by())
+            .replace("@RUN_AS@\n", &run_as_lines(settings))
     };
     vec![
         (CONSUMER_TEMPLATE, fill(CONSUMER_UNIT_TEMPLATE)),
         (PROXY_UNIT, fill(PROXY_UNIT_TEMPLATE)),
     ]
+}
+
+/// The `User=`/`Group=` lines of the consumer template (none in the user scope, where the
+/// manager runs everything as its own user).
+fn run_as_lines(settings: &UnitSettings) -> String {
+    match (&settings.run_as, settings.scope) {
+        (Some(run_as), Scope::System) => {
+            let mut lines = format!("User={}\n", run_as.user);
+            if let Some(group) = &run_as.group {
+                lines.push_str(&format!("Group={group}\n"));
+            }
+            lines
+        }
+        _ => String::new(),
+    }
 }
 
 /// Escapes systemd's `%` specifiers.
@@ -251,6 +335,53 @@ mod tests {
             workdir: "/srv/app".into(),
             proxy_config: "/etc/kafkactl/proxy.json".into(),
             scope,
+            run_as: Some(RunAs::parse("app:www-data").unwrap()),
+        }
+    }
+
+    #[test]
+    fn consumers_run_as_the_app_user_in_the_system_scope_only() {
+        let system = &render_units(&settings(Scope::System))[0].1;
+        assert!(system.contains("\nUser=app\nGroup=www-data\n"), "{system}");
+        let user = &render_units(&settings(Scope::User))[0].1;
+        assert!(
+            !user.contains("User=") && !user.contains("Group="),
+            "{user}"
+        );
+        let mut no_group = settings(Scope::System);
+        no_group.run_as = Some(RunAs::parse("app").unwrap());
+        let text = &render_units(&no_group)[0].1;
+        assert!(
+            text.contains("\nUser=app\n") && !text.contains("Group="),
+            "{text}"
+        );
+        let proxy = &render_units(&no_group)[1].1;
+        assert!(
+            !proxy.contains("User=app"),
+            "the proxy keeps DynamicUser: {proxy}"
+        );
+    }
+
+    #[test]
+    fn run_as_names_are_checked() {
+        assert_eq!(RunAs::parse("app").unwrap().to_string(), "app");
+        assert_eq!(
+            RunAs::parse("app:web").unwrap().group.as_deref(),
+            Some("web")
+        );
+        assert!(RunAs::parse("root").unwrap().is_root());
+        for bad in [
+            "",
+            "app:",
+            ":app",
+            "-x",
+            "1app",
+            "a b",
+            "app\nUser=root",
+            "a:b:c",
+        ] {
+            let err = RunAs::parse(bad).unwrap_err();
+            assert!(err.contains("not a valid account name"), "{bad:?}: {err}");
         }
     }
 
@@ -264,6 +395,7 @@ mod tests {
                     "@WORKDIR@",
                     "@PROXY_CONFIG@",
                     "@WANTED_BY@",
+                    "@RUN_AS@",
                 ] {
                     assert!(!text.contains(placeholder), "{name}: {placeholder} left");
                 }

@@ -8,7 +8,7 @@ use crate::error::Failure;
 use crate::manifest::Manifest;
 use crate::plan::{self, Desired, PlanOptions, Step};
 use crate::systemd::{DbusSystemd, Scope, SystemdManager};
-use crate::units::{render_units, valid_name, Target, UnitSettings};
+use crate::units::{render_units, valid_name, RunAs, Target, UnitSettings};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -241,7 +241,39 @@ pub fn unit_settings(ctx: &ControlContext, args: &InstallArgs) -> Result<UnitSet
             .map_or_else(|| cwd.clone(), absolute),
         proxy_config: absolute(&args.proxy_config),
         scope: ctx.scope,
+        run_as: run_as(ctx, args)?,
     })
+}
+
+/// Who the consumers run as: `--run-as`, else the manifest's `run_as:`. The system scope needs
+/// one (a unit without `User=` runs its handler as root); root itself must be named, and is
+/// warned about. A user manager runs everything as its own user.
+fn run_as(ctx: &ControlContext, args: &InstallArgs) -> Result<Option<RunAs>> {
+    if ctx.scope == Scope::User {
+        return Ok(None);
+    }
+    let run_as = match &args.run_as {
+        Some(run_as) => run_as.clone(),
+        None => match ctx.manifest(false)?.and_then(|m| m.run_as) {
+            Some(run_as) => run_as,
+            None => {
+                return Err(Failure::Usage(format!(
+                    "say which user the consumers' handlers run as: --run-as USER[:GROUP], or \
+                     `run_as: USER` in {}. Without it systemd would run them as root; if that \
+                     is really wanted, say --run-as root",
+                    ctx.manifest.display()
+                ))
+                .into())
+            }
+        },
+    };
+    if run_as.is_root() {
+        eprintln!(
+            "kafkactl: warning: consumers and their handlers will run as root (--run-as root): \
+             any bug in a handler has the whole host; prefer the app's own user"
+        );
+    }
+    Ok(Some(run_as))
 }
 
 /// `install-units`: writes the unit files with this binary's path filled in, then reloads.

@@ -40,7 +40,7 @@ pub fn wants_fleet(ssh: &SshArgs, fleet: bool) -> bool {
 }
 
 /// The hosts of `--hosts` (matched against the manifest when there is one) or `--fleet`.
-fn selected_hosts(ctx: &ControlContext, ssh: &SshArgs, fleet: bool) -> Result<Vec<FleetHost>> {
+pub fn selected_hosts(ctx: &ControlContext, ssh: &SshArgs, fleet: bool) -> Result<Vec<FleetHost>> {
     let listed = parse_hosts(&ssh.hosts).map_err(usage)?;
     if fleet && !listed.is_empty() {
         return Err(usage("give --hosts or --fleet, not both".into()));
@@ -78,6 +78,7 @@ pub async fn deploy_command(ctx: &ControlContext, args: &DeployArgs) -> Result<u
         dry_run: args.dry_run,
         prune: args.prune,
         restart: !args.no_restart,
+        allow_version_skew: args.allow_version_skew,
     };
     Ok(deploy(targets, &options).await)
 }

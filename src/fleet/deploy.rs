@@ -44,6 +44,8 @@ pub struct DeployOptions {
     pub prune: bool,
     /// Restart running instances (to pick up new code).
     pub restart: bool,
+    /// Act on hosts whose kafkactl version differs from this one's.
+    pub allow_version_skew: bool,
 }
 
 /// What became of each action of one host's share of a batch.
@@ -285,9 +287,24 @@ async fn read_host(
             .await
             .map_err(|e| format!("{e:#}"))?
     } else {
-        transport::connect(&target.host, &options.ssh, options.scope)
+        let link = transport::connect_link(&target.host, &options.ssh)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let (link, theirs) = transport::remote_version(link, options.ssh.connect_timeout * 3).await;
+        let theirs = theirs.map_err(|e| e.to_string())?;
+        let ours = env!("CARGO_PKG_VERSION");
+        if let Some(warning) = version_verdict(ours, theirs.as_deref(), options.allow_version_skew)?
+        {
+            eprintln!("{}: warning: {warning}", target.label());
+        }
+        transport::systemd_over(
+            link,
+            &target.host,
+            options.scope,
+            options.ssh.connect_timeout,
+        )
+        .await
+        .map_err(|e| e.to_string())?
     };
     let observed = observe(&systemd).await.map_err(|e| e.to_string())?;
     let plan = plan::reconcile(
@@ -307,6 +324,33 @@ async fn read_host(
         control::require_template(&systemd, &hint).await?;
     }
     Ok((systemd, plan))
+}
+
+/// Whether a host running kafkactl `theirs` (`None`: not installed) may be deployed to by
+/// this controller, version `ours`: the same version, or any with `--allow-version-skew`
+/// (then with a warning). The instances run the host's binary, so a skewed host would run
+/// code other than what was tested with this controller's manifest rules.
+fn version_verdict(
+    ours: &str,
+    theirs: Option<&str>,
+    allow_skew: bool,
+) -> Result<Option<String>, String> {
+    let problem = match theirs {
+        Some(v) if v == ours => return Ok(None),
+        Some(v) => format!("the host runs kafkactl {v}, this controller is kafkactl {ours}"),
+        None => format!(
+            "kafkactl is not installed on the host (no `kafkactl` in the login PATH); this \
+             controller is kafkactl {ours}"
+        ),
+    };
+    if allow_skew {
+        Ok(Some(format!("{problem}; going on (--allow-version-skew)")))
+    } else {
+        Err(format!(
+            "{problem}. Refusing to deploy: install kafkactl {ours} on the host (the same \
+             package as the controller), or rerun with --allow-version-skew"
+        ))
+    }
 }
 
 /// Restarts one host's share of a batch and checks that each instance is active afterwards.
@@ -338,4 +382,34 @@ async fn restart_batch<S: SystemdManager>(
         out.push((result.action, outcome));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_version_deploys_silently() {
+        assert_eq!(version_verdict("0.1.0", Some("0.1.0"), false), Ok(None));
+    }
+
+    #[test]
+    fn skew_is_refused_naming_both_versions() {
+        let err = version_verdict("0.1.0", Some("0.0.9"), false).unwrap_err();
+        assert!(
+            err.contains("kafkactl 0.0.9") && err.contains("kafkactl 0.1.0"),
+            "{err}"
+        );
+        assert!(err.contains("--allow-version-skew"), "{err}");
+        let missing = version_verdict("0.1.0", None, false).unwrap_err();
+        assert!(missing.contains("not installed"), "{missing}");
+    }
+
+    #[test]
+    fn allowed_skew_is_a_warning() {
+        let warning = version_verdict("0.1.0", Some("0.2.0"), true)
+            .unwrap()
+            .unwrap();
+        assert!(warning.contains("kafkactl 0.2.0") && warning.contains("--allow-version-skew"));
+    }
 }

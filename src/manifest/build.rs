@@ -18,6 +18,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "app",
     "brokers",
     "statsd",
+    "run_as",
     "defaults",
     "hosts",
     "roles",
@@ -67,6 +68,7 @@ pub(crate) fn build(root: Option<&Node>, path: &Path, problems: &mut Vec<Problem
         app: DEFAULT_APP.to_string(),
         brokers: Vec::new(),
         statsd: None,
+        run_as: None,
         hosts: Vec::new(),
         roles: BTreeMap::new(),
         consumers: Vec::new(),
@@ -150,6 +152,14 @@ impl Checker<'_> {
         }
         if let Some(e) = get(entries, "statsd") {
             m.statsd = self.statsd(&e.value);
+        }
+        if let Some(e) = get(entries, "run_as") {
+            if let Some(text) = self.string(&e.value, "run_as") {
+                match crate::units::RunAs::parse(&text) {
+                    Ok(run_as) => m.run_as = Some(run_as),
+                    Err(why) => self.err(e.value.pos, format!("run_as: {why}")),
+                }
+            }
         }
         if let Some(e) = get(entries, "hosts") {
             m.hosts = self.host_list(&e.value, "hosts").unwrap_or_default();

@@ -8,7 +8,7 @@
 //!
 //! Two forms are accepted:
 //! - the seed form, a list of consumers: `- name: "price_drops"` / `  scale: 2`;
-//! - the extended form, a mapping of settings (`app`, `brokers`, `statsd`, `defaults`,
+//! - the extended form, a mapping of settings (`app`, `brokers`, `statsd`, `run_as`, `defaults`,
 //!   `hosts`, `roles`) with the list under `consumers:`.
 //!
 //! Inside: `yaml` turns the text into a tree of positioned nodes (saphyr-parser events), and
@@ -67,6 +67,9 @@ pub struct Manifest {
     pub brokers: Vec<String>,
     /// Where workers send statsd metrics (`host:port`), if anywhere.
     pub statsd: Option<String>,
+    /// Who consumers run as in the system scope (`run_as: USER[:GROUP]`); `install-units`
+    /// writes it into the template as `User=`/`Group=`.
+    pub run_as: Option<crate::units::RunAs>,
     /// Hosts of the fleet that belong to no particular role.
     pub hosts: Vec<Host>,
     /// Role name -> its hosts. Empty when the manifest has no `roles:`.
@@ -456,6 +459,7 @@ mod tests {
 app: myapp
 brokers: k1:9092, k2:9092
 statsd: 127.0.0.1:8125
+run_as: app:www-data
 hosts: [deploy@h0]
 roles:
   consumers: [deploy@h1, {address: h2, port: 2222, user: ops, identity_file: /k}]
@@ -484,6 +488,11 @@ consumers:
         assert_eq!(m.app, "myapp");
         assert_eq!(m.bootstrap_servers().as_deref(), Some("k1:9092,k2:9092"));
         assert_eq!(m.statsd.as_deref(), Some("127.0.0.1:8125"));
+        let run_as = m.run_as.as_ref().unwrap();
+        assert_eq!(
+            (run_as.user.as_str(), run_as.group.as_deref()),
+            ("app", Some("www-data"))
+        );
         let p = m.consumer("price_drops").unwrap();
         assert_eq!(p.group_id(&m.app), "myapp-price_drops");
         assert_eq!(p.topics, ["product_changes"]);
@@ -687,7 +696,7 @@ consumers:
         assert!(err("app: x\n").contains("1:1: missing `consumers:`"));
         assert!(err("consumers: {a: 1}\n").contains("1:12: consumers must be a list"));
         let msg = err("consumer: []\n");
-        assert!(msg.contains("1:1: unknown key `consumer` at the top level (did you mean `consumers`?); accepted keys: app, brokers, statsd, defaults, hosts, roles, consumers"), "{msg}");
+        assert!(msg.contains("1:1: unknown key `consumer` at the top level (did you mean `consumers`?); accepted keys: app, brokers, statsd, run_as, defaults, hosts, roles, consumers"), "{msg}");
         let msg = err("defaults: {name: x}\nconsumers: []\n");
         assert!(
             msg.contains("1:12: unknown key `name` in defaults"),

@@ -511,11 +511,15 @@ impl DbusSystemd {
     ) -> SystemdError {
         match &err {
             zbus::Error::MethodError(name, message, _) if !is_unreachable_error(name.as_str()) => {
+                let said = message.clone().unwrap_or_else(|| name.as_str().to_string());
                 SystemdError::Refused {
                     action: action.to_string(),
                     unit: unit.to_string(),
                     error_name: name.as_str().to_string(),
-                    message: message.clone().unwrap_or_else(|| name.as_str().to_string()),
+                    message: match permission_hint(name.as_str()) {
+                        Some(hint) => format!("{said} {hint}"),
+                        None => said,
+                    },
                 }
             }
             _ => self.bus_error(call, err),
@@ -551,6 +555,21 @@ impl DbusSystemd {
 }
 
 /// D-Bus errors that mean "no manager here" rather than "the manager refused".
+/// What to do when systemd (through polkit) refused a caller who is not root: the error says
+/// "Interactive authentication required", which names neither the cause nor the fix.
+fn permission_hint(error_name: &str) -> Option<&'static str> {
+    matches!(
+        error_name,
+        "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+            | "org.freedesktop.DBus.Error.AccessDenied"
+    )
+    .then_some(
+        "(this user may not manage units of the system manager: connect as root, or grant \
+         the user management of kafka-consumer@ units with the polkit rule in \
+         docs/operators-guide.md, \"Deploying as a non-root user\")",
+    )
+}
+
 fn is_unreachable_error(name: &str) -> bool {
     matches!(
         name,
@@ -732,5 +751,19 @@ impl SystemdManager for DbusSystemd {
             result: none_if_empty(s.result),
             exec_main_status: s.exec_main_status,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_by_polkit_say_how_to_grant_access() {
+        let hint =
+            permission_hint("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired").unwrap();
+        assert!(hint.contains("polkit") && hint.contains("docs/operators-guide.md"));
+        assert!(permission_hint("org.freedesktop.DBus.Error.AccessDenied").is_some());
+        assert_eq!(permission_hint("org.freedesktop.systemd1.NoSuchUnit"), None);
     }
 }

@@ -249,6 +249,36 @@ impl zbus::connection::socket::ReadHalf for NoFdPassing {
     }
 }
 
+/// The version of the kafkactl the host runs (`kafkactl --version` there, through the login
+/// shell's PATH, where the package puts it); `None` when the host has no `kafkactl`.
+pub async fn remote_version(
+    link: SshLink,
+    timeout: Duration,
+) -> (SshLink, Result<Option<String>, TransportError>) {
+    tokio::task::spawn_blocking(move || {
+        let argv = ["kafkactl".to_string(), "--version".to_string()];
+        let result = link.run(&argv, timeout).map(|out| {
+            if out.status != 0 {
+                return None;
+            }
+            version_of(&String::from_utf8_lossy(&out.stdout)).map(str::to_string)
+        });
+        (link, result)
+    })
+    .await
+    .expect("the version probe does not panic")
+}
+
+/// The version in `kafkactl --version` output (`kafkactl 0.1.0`).
+fn version_of(output: &str) -> Option<&str> {
+    output
+        .lines()
+        .next()?
+        .strip_prefix("kafkactl ")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
 /// Connects to the `scope` systemd manager of `host` over SSH.
 pub async fn connect(
     host: &Host,
@@ -257,4 +287,18 @@ pub async fn connect(
 ) -> Result<DbusSystemd, TransportError> {
     let link = connect_link(host, options).await?;
     systemd_over(link, host, scope, options.connect_timeout).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_come_from_the_first_line() {
+        assert_eq!(version_of("kafkactl 0.1.0\n"), Some("0.1.0"));
+        assert_eq!(version_of("kafkactl 1.2.3-rc1\nmore\n"), Some("1.2.3-rc1"));
+        assert_eq!(version_of("bash: kafkactl: command not found\n"), None);
+        assert_eq!(version_of("kafkactl \n"), None);
+        assert_eq!(version_of(""), None);
+    }
 }

@@ -234,6 +234,88 @@ impl SshLink {
         })
     }
 
+    /// Runs `argv` on the host and collects what it prints. Every word is single-quoted for
+    /// the remote login shell, so no value reaches that shell as syntax. Bounded by `timeout`
+    /// per read.
+    pub fn run(
+        &self,
+        argv: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<RemoteOutput, TransportError> {
+        let mut stdout = Vec::new();
+        let mut collect = |line: &[u8]| {
+            stdout.extend_from_slice(line);
+            true
+        };
+        let mut out = self.stream_lines(argv, Some(timeout), &mut collect)?;
+        out.stdout = stdout;
+        Ok(out)
+    }
+
+    /// Runs `argv` on the host (quoted as [`SshLink::run`] does) and hands each line of its
+    /// stdout, newline included, to `line` as it arrives, until the command ends or `line`
+    /// returns false. `timeout` bounds each read; `None` waits as long as it takes (`logs -f`).
+    pub fn stream_lines(
+        &self,
+        argv: &[String],
+        timeout: Option<std::time::Duration>,
+        line: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<RemoteOutput, TransportError> {
+        let command = argv
+            .iter()
+            .map(|w| shell_quote(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.session
+            .set_timeout(timeout.map_or(0, |t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX)));
+        let mut channel = self
+            .session
+            .channel_session()
+            .map_err(|e| self.ssh_error("opening a channel", e))?;
+        channel
+            .exec(&format!("exec {command}"))
+            .map_err(|e| self.ssh_error("starting a remote command", e))?;
+        let mut pending: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        let mut stopped = false;
+        loop {
+            let n = channel
+                .read(&mut chunk)
+                .map_err(|e| self.io_error("reading a remote command's output", e))?;
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&chunk[..n]);
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let rest = pending.split_off(end + 1);
+                let keep_going = line(&pending);
+                pending = rest;
+                if !keep_going {
+                    stopped = true;
+                    break;
+                }
+            }
+            if stopped {
+                break;
+            }
+        }
+        if !stopped && !pending.is_empty() {
+            line(&pending);
+        }
+        let mut stderr = Vec::new();
+        if !stopped {
+            let _ = channel.stderr().read_to_end(&mut stderr);
+        }
+        let _ = channel.close();
+        let _ = channel.wait_close();
+        let status = channel.exit_status().unwrap_or(-1);
+        Ok(RemoteOutput {
+            status,
+            stdout: Vec::new(),
+            stderr,
+        })
+    }
+
     fn sftp(&self) -> Result<ssh2::Sftp, TransportError> {
         self.session
             .sftp()
@@ -255,6 +337,22 @@ impl SshLink {
             reason: err.to_string(),
         }
     }
+}
+
+/// How a remote command ended, and what it printed.
+#[derive(Debug, Default)]
+pub struct RemoteOutput {
+    /// Its exit status (127: not found; -1 when the host did not say).
+    pub status: i32,
+    /// Its standard output ([`SshLink::run`] only; streamed lines are handed over instead).
+    pub stdout: Vec<u8>,
+    /// Its standard error.
+    pub stderr: Vec<u8>,
+}
+
+/// Quotes one word for a POSIX shell: `'...'`, with each `'` written as `'\''`.
+pub fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// The remote command that carries D-Bus over the channel, as `systemctl -H` runs it. For a
@@ -381,5 +479,13 @@ mod tests {
     fn the_bridge_targets_the_right_bus() {
         assert_eq!(bridge_command(Scope::System), "exec systemd-stdio-bridge");
         assert!(bridge_command(Scope::User).contains("--bus-path=unix:path=/run/user/$(id -u)/bus"));
+    }
+
+    #[test]
+    fn quoted_words_reach_the_remote_shell_as_data() {
+        assert_eq!(shell_quote("journalctl"), "'journalctl'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$(reboot); `x` *"), "'$(reboot); `x` *'");
+        assert_eq!(shell_quote(""), "''");
     }
 }
