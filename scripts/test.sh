@@ -27,11 +27,17 @@ echo "== systemd user manager (test rig)"
 bash scripts/systemd-user.sh start
 eval "$(bash scripts/systemd-user.sh env)"
 
-echo "== fleet of test hosts (test rig: users h1..h3, each with a user manager and an sshd)"
+echo "== the Debian package and the booted test hosts (scripts/package-deb.sh, scripts/hosts.sh)"
+# tests/hosts.rs installs this package on four booted Debian 12 hosts (systemd-nspawn: systemd
+# as PID 1, journald, sshd on 127.0.1.1-4) and runs the system scope there. The image is built
+# once (debootstrap) and cached in ~/.cache/kafkactl; the hosts are powered off at the end.
 if [ "$(id -u)" -eq 0 ]; then
-  bash scripts/fleet-rig.sh start
+  KAFKACTL_DEB="$(bash scripts/package-deb.sh)"
+  export KAFKACTL_DEB
+  bash scripts/hosts.sh start 4 --persistent h4
+  trap 'bash scripts/hosts.sh stop >/dev/null 2>&1 || true' EXIT
 else
-  echo "not root: the fleet rig cannot be set up, so tests/fleet.rs will fail (run as root)"
+  echo "not root: no booted test hosts (systemd-nspawn needs root), so tests/hosts.rs will fail"
 fi
 
 echo "== Apache Kafka (scripts/kafka.sh fetch: a JDK, Maven, and the pinned broker's jars, cached)"
@@ -42,7 +48,7 @@ bash scripts/kafka.sh fetch
 # scripts/kafka.sh). tests/real_kafka.rs and tests/kafka_failover.rs always use Apache Kafka
 # (one node, or a 3-node cluster for the failover drills) and run in the first pass.
 # KAFKACTL_TEST_BROKERS="dev" or "kafka" runs one pass only.
-BROKER_TESTS=(proxy_commands proxy_groups proxy_systemd ruby_client worker worker_systemd lag_check)
+BROKER_TESTS=(proxy_commands proxy_groups proxy_systemd ruby_client worker worker_systemd lag_check hosts)
 passes="${KAFKACTL_TEST_BROKERS:-dev kafka}"
 
 run_suite() { # run_suite [--only-broker-tests] [extra cargo arguments...]

@@ -4,14 +4,15 @@
 //!
 //! The tests drive the real `kafkactl` binary against real peers: the dev broker or Apache
 //! Kafka (`KAFKACTL_TEST_BROKER`, see common::real_kafka), the systemd user manager of
-//! scripts/systemd-user.sh, the fleet rig's sshd hosts, Redis clients, Ruby and Python.
+//! scripts/systemd-user.sh, booted Debian hosts with sshd (scripts/hosts.sh), Redis clients,
+//! Ruby and Python.
 
 mod common;
 
 mod cli;
 mod control_plane;
-mod fleet;
 mod handler_libraries;
+mod hosts;
 mod kafka_failover;
 mod lag_check;
 mod manifest_corpus;
