@@ -932,3 +932,87 @@ fn a_manifest_with_an_unknown_role_is_rejected_before_any_connection() {
     assert!(stderr.contains("workers"), "{stderr}");
     assert!(!text(&out).contains("connecting"), "{}", text(&out));
 }
+
+#[test]
+fn logs_follow_every_host_until_interrupted() {
+    let fleet = Fleet::get(&["hosts_follow:4"]);
+    // What a failed earlier run may have left running.
+    fleet.reset(&["hosts_follow"]);
+    fleet.write_manifest(&[], &[("hosts_follow", "hosts_follow", 1)]);
+    fleet.install_units();
+    let out = fleet.deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let mut follow = fleet
+        .command(&[
+            "logs",
+            "--fleet",
+            "-c",
+            "hosts_follow",
+            "-n",
+            "0",
+            "-F",
+            "-o",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(entry) = serde_json::from_str::<Value>(&line) {
+                if tx.send(entry).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    // Lines logged after the follower started arrive from every host that handles a drop.
+    std::thread::sleep(Duration::from_secs(2));
+    fleet.produce_drops("hosts_follow", 0..40);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut hosts = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ids.len() < 40 && Instant::now() < deadline {
+        let Ok(entry) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        let message = entry["message"].as_str().unwrap_or("").to_string();
+        if let Some(json) = message.strip_prefix("price drop: ") {
+            let drop: Value = serde_json::from_str(json).unwrap();
+            ids.insert(drop["product_id"].as_u64().unwrap());
+            hosts.insert(entry["host"].as_str().unwrap().to_string());
+            assert_eq!(entry["instance"], "hosts_follow:1", "{entry}");
+        }
+    }
+    assert_eq!(ids.len(), 40, "followed drops: {ids:?}");
+    assert!(hosts.len() >= 2, "lines from one host only: {hosts:?}");
+
+    // Ctrl-C ends it, and no journalctl is left behind on the hosts.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(follow.id() as i32, libc::SIGINT) };
+    let status = follow.wait().unwrap();
+    assert!(!status.success(), "{status:?}");
+    reader.join().unwrap();
+    wait_for(
+        "the hosts' journalctl -f to end",
+        Duration::from_secs(20),
+        || {
+            (1..=4).all(|n| {
+                let left = rig(&[
+                    "exec",
+                    &format!("h{n}"),
+                    "pgrep",
+                    "-f",
+                    "journalctl --output=json",
+                ]);
+                !left.status.success()
+            })
+        },
+    );
+    fleet.reset(&["hosts_follow"]);
+}
