@@ -49,6 +49,10 @@ pub const MAX_HANDLER_FAILURES: u32 = 5;
 
 /// How long a poll for messages waits before the loop checks in (beats, status).
 const POLL: Duration = Duration::from_secs(1);
+/// The wait for a message until READY was sent: joining is noticed (and READY sent) within
+/// this, rather than at the end of a whole idle POLL. systemd holds `start` (and deploy its
+/// rolling batches) until READY, so this is the floor under every start.
+const READY_POLL: Duration = Duration::from_millis(25);
 
 /// What `kafkactl worker` was asked to do.
 #[derive(Debug, Clone)]
@@ -319,7 +323,10 @@ impl Worker {
         let first = tokio::select! {
             biased;
             _ = stop.cancelled() => return None,
-            received = tokio::time::timeout(POLL, self.consumer.recv()) => received,
+            received = tokio::time::timeout(
+                if self.ready { POLL } else { READY_POLL },
+                self.consumer.recv(),
+            ) => received,
         };
         let first = match first {
             Err(_) => {
