@@ -658,6 +658,21 @@ fn a_host_crashed_mid_deploy_fails_alone_and_converges_after_it_boots() {
     assert!(crashed, "no rolling restart began: {said}");
     assert_eq!(status.code(), Some(1), "{said}");
     assert!(said.contains("127.0.1.4"), "{said}");
+    // The other hosts rolled on and converged: their summary rows say ok, and their second
+    // instances were restarted too (a lost host does not halt the consumer's rollout).
+    for host in &HOSTS[..3] {
+        let row = said
+            .lines()
+            .find(|l| l.starts_with(&format!("| root@{host}:22 ")))
+            .unwrap_or_else(|| panic!("no summary row for {host}: {said}"));
+        assert!(row.contains("| ok "), "{row}");
+        assert!(
+            said.contains(&format!(
+                "root@{host}:22: restart kafka-consumer@hosts_crash:2.service: ok"
+            )),
+            "{host}:2 not restarted: {said}"
+        );
+    }
     // The other hosts converged: both instances active there.
     let active = fleet.active("hosts_crash");
     for host in &HOSTS[..3] {

@@ -9,7 +9,8 @@
 //! 4. Rolling restarts across the fleet ([`super::rolling`]): one batch after another, each
 //!    batch's hosts in parallel; a batch is done when its restart jobs are (for `Type=notify`
 //!    units: when the instances said READY) and its instances are active. A consumer whose
-//!    restart failed is not restarted further.
+//!    restart failed is not restarted further; a host lost mid-deploy has its members skipped
+//!    while the other hosts roll on.
 //! 5. A summary table per host; exit 1 when any host failed.
 //!
 //! A host that cannot be reached or fails is reported and never holds up the others.
@@ -170,17 +171,29 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
         })
         .collect();
     let batches = rolling::batches(&members, options.batch_size);
+    // A consumer whose restart failed is not restarted further (a bad release stops rolling).
+    // A host lost mid-deploy is not the consumer's fault: its members are skipped and the
+    // others roll on.
     let mut halted: BTreeSet<String> = BTreeSet::new();
+    let mut lost: BTreeSet<usize> = BTreeSet::new();
     for (k, batch) in batches.iter().enumerate() {
-        let (run, skipped): (Vec<&Member>, Vec<&Member>) =
-            batch.iter().partition(|(_, i)| !halted.contains(&i.name));
+        let (run, skipped): (Vec<&Member>, Vec<&Member>) = batch
+            .iter()
+            .partition(|(h, i)| !halted.contains(&i.name) && !lost.contains(h));
         for (host, instance) in skipped {
             tallies[*host].failed_actions += 1;
-            tallies[*host].failures.push(format!(
-                "restart {}: skipped, an earlier restart of {} failed",
-                instance.unit(),
-                instance.name
-            ));
+            tallies[*host].failures.push(if lost.contains(host) {
+                format!(
+                    "restart {}: skipped, the host was lost earlier in this deploy",
+                    instance.unit()
+                )
+            } else {
+                format!(
+                    "restart {}: skipped, an earlier restart of {} failed",
+                    instance.unit(),
+                    instance.name
+                )
+            });
         }
         if run.is_empty() {
             continue;
@@ -201,7 +214,7 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
                 instance: instance.clone(),
             });
         }
-        let outcomes: Vec<(usize, Outcomes)> = fan_out(
+        let outcomes: Vec<(usize, Outcomes, bool)> = fan_out(
             per_host.into_iter().collect(),
             options.parallel,
             |(h, actions)| {
@@ -213,15 +226,23 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
                         .as_ref()
                         .expect("converged hosts are connected");
                     let sink = progress.host(&host.target.label(), &format!("restart {}", k + 1));
-                    (h, restart_batch(systemd, actions, &sink).await)
+                    let results = restart_batch(systemd, actions, &sink).await;
+                    let failed = results.iter().any(|(_, outcome)| outcome.is_err());
+                    let gone = failed && !manager_answers(systemd, options).await;
+                    (h, results, gone)
                 }
             },
         )
         .await;
-        for (h, results) in outcomes {
+        for (h, results, gone) in outcomes {
+            if gone {
+                lost.insert(h);
+            }
             for (action, outcome) in results {
                 if let Err(why) = outcome {
-                    halted.insert(action.instance.name.clone());
+                    if !gone {
+                        halted.insert(action.instance.name.clone());
+                    }
                     tallies[h].failed_actions += 1;
                     tallies[h].failures.push(format!("{action}: {why}"));
                 }
@@ -351,6 +372,15 @@ fn version_verdict(
              package as the controller), or rerun with --allow-version-skew"
         ))
     }
+}
+
+/// Whether a host's manager still answers (after a failed restart: was it the host or the
+/// instance?).
+async fn manager_answers(systemd: &DbusSystemd, options: &DeployOptions) -> bool {
+    matches!(
+        tokio::time::timeout(options.ssh.connect_timeout, systemd.check_manager()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Restarts one host's share of a batch and checks that each instance is active afterwards.
