@@ -48,8 +48,16 @@ bash scripts/kafka.sh fetch
 # scripts/kafka.sh). tests/real_kafka.rs and tests/kafka_failover.rs always use Apache Kafka
 # (one node, or a 3-node cluster for the failover drills) and run in the first pass.
 # KAFKACTL_TEST_BROKERS="dev" or "kafka" runs one pass only.
-BROKER_TESTS=(proxy_commands proxy_groups proxy_systemd ruby_client worker worker_systemd lag_check hosts)
+# An entry is a module of tests/ (all its tests) or a module::test-name prefix. On the booted
+# hosts, what depends on the broker is that the consumers consume, before and after a reboot;
+# the rest of tests/hosts.rs is about systemd and SSH and runs in the first pass only.
+BROKER_TESTS=(proxy_commands proxy_groups proxy_systemd ruby_client worker worker_systemd lag_check
+  hosts::consumers_run_from_the_package hosts::a_rebooted_host)
 passes="${KAFKACTL_TEST_BROKERS:-dev kafka}"
+
+test_prefix() { # a module name -> "module::"; a module::test prefix as it is
+  case "$1" in *::*) echo "$1" ;; *) echo "$1::" ;; esac
+}
 
 run_suite() { # run_suite [--only-broker-tests] [extra cargo arguments...]
   local only=0
@@ -63,13 +71,13 @@ run_suite() { # run_suite [--only-broker-tests] [extra cargo arguments...]
     local filter=()
     if [ $only -eq 1 ]; then
       local expr=""
-      for t in "${BROKER_TESTS[@]}"; do expr+="${expr:+|}$t"; done
-      filter=(-E "binary(integration) & test(/^($expr)::/)")
+      for t in "${BROKER_TESTS[@]}"; do expr+="${expr:+|}$(test_prefix "$t")"; done
+      filter=(-E "binary(integration) & test(/^($expr)/)")
     fi
     cargo nextest run --locked --profile ci "${filter[@]}" "$@"
   elif [ $only -eq 1 ]; then
     local names=()
-    for t in "${BROKER_TESTS[@]}"; do names+=("$t::"); done
+    for t in "${BROKER_TESTS[@]}"; do names+=("$(test_prefix "$t")"); done
     cargo test --locked --no-fail-fast --test integration "$@" -- "${names[@]}"
   else
     cargo test --locked --no-fail-fast "$@"
