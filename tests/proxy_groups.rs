@@ -190,7 +190,25 @@ fn per_consumer_json_settings_apply_and_bad_ones_are_cons_errors() {
     );
     let err = error_text(bad.cmd(r#"BLPOP topics:js:{"no.such.setting":"1"} 1"#));
     assert!(
-        err.starts_with("CONS Error creating consumer") && err.contains("no.such.setting"),
+        err.starts_with("CONS no.such.setting cannot be set per consumer"),
+        "{err}"
+    );
+    // A client cannot point its consumer at another broker, nor make the proxy load a library.
+    for (key, value) in [
+        ("bootstrap.servers", "127.0.0.1:1"),
+        ("plugin.library.paths", "/nonexistent/libx.so"),
+        ("sasl.password", "x"),
+    ] {
+        let line = format!(r#"BLPOP topics:js:{{"{key}":"{value}"}} 1"#);
+        let err = error_text(bad.cmd(&line));
+        assert!(
+            err.starts_with(&format!("CONS {key} cannot be set per consumer")),
+            "{err}"
+        );
+    }
+    let err = error_text(bad.cmd(r#"BLPOP topics:js:{"fetch.max.bytes":"104857600"} 1"#));
+    assert!(
+        err.starts_with("CONS fetch.max.bytes \"104857600\" is not accepted per consumer"),
         "{err}"
     );
     let err = error_text(bad.cmd(r#"BLPOP topics:js:{"enable.auto.offset.store":true} 1"#));

@@ -33,6 +33,122 @@ pub enum ConfigError {
     Shape(String),
 }
 
+/// What a client may give one consumer property it sets through BLPOP's JSON.
+#[derive(Debug, Clone, Copy)]
+enum Allowed {
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// A comma-separated list of these words.
+    ListOf(&'static [&'static str]),
+    /// An integer in this range.
+    Range(i64, i64),
+    /// `true` or `false`.
+    Bool,
+    /// A short label: letters, digits, `.`, `_`, `-`, `:`, at most 64 bytes.
+    Label,
+}
+
+/// Largest fetch or prefetch a client may ask for: the proxy's own prefetch cap
+/// (`queued.max.messages.kbytes` 2048), so one connection cannot make the proxy buffer more.
+const PREFETCH_CAP_BYTES: i64 = 2048 * 1024;
+
+/// The consumer properties a client may set for its own consumer (BLPOP's JSON), with their
+/// bounds: where to start, how it joins its group, how much it fetches within the proxy's
+/// caps, and what Rafka's documented uses set. Everything else (brokers, security, SASL, SSL,
+/// plugins, ...) is the operator's, in the proxy's config file: a client that could set
+/// `bootstrap.servers` would point the proxy (and its credentials) elsewhere, and
+/// `plugin.library.paths` makes librdkafka dlopen() a path.
+const CLIENT_SETTABLE: &[(&str, Allowed)] = &[
+    (
+        "auto.offset.reset",
+        Allowed::OneOf(&[
+            "earliest",
+            "latest",
+            "smallest",
+            "largest",
+            "beginning",
+            "end",
+            "error",
+        ]),
+    ),
+    ("group.protocol", Allowed::OneOf(&["classic", "consumer"])),
+    (
+        "group.remote.assignor",
+        Allowed::OneOf(&["uniform", "range"]),
+    ),
+    (
+        "partition.assignment.strategy",
+        Allowed::ListOf(&["range", "roundrobin", "cooperative-sticky"]),
+    ),
+    ("session.timeout.ms", Allowed::Range(1_000, 300_000)),
+    ("heartbeat.interval.ms", Allowed::Range(100, 60_000)),
+    ("max.poll.interval.ms", Allowed::Range(1_000, 3_600_000)),
+    ("auto.commit.interval.ms", Allowed::Range(100, 60_000)),
+    ("fetch.wait.max.ms", Allowed::Range(0, 10_000)),
+    ("fetch.min.bytes", Allowed::Range(1, PREFETCH_CAP_BYTES)),
+    ("fetch.max.bytes", Allowed::Range(1_024, PREFETCH_CAP_BYTES)),
+    (
+        "max.partition.fetch.bytes",
+        Allowed::Range(1_024, PREFETCH_CAP_BYTES),
+    ),
+    (
+        "fetch.message.max.bytes",
+        Allowed::Range(1_024, PREFETCH_CAP_BYTES),
+    ),
+    (
+        "queued.max.messages.kbytes",
+        Allowed::Range(1, PREFETCH_CAP_BYTES / 1024),
+    ),
+    ("queued.min.messages", Allowed::Range(1, 100_000)),
+    (
+        "isolation.level",
+        Allowed::OneOf(&["read_committed", "read_uncommitted"]),
+    ),
+    ("check.crcs", Allowed::Bool),
+    ("client.rack", Allowed::Label),
+];
+
+/// Checks one property a client asked for against [`CLIENT_SETTABLE`]; the error names the
+/// key and what would be accepted.
+fn check_client_property(key: &str, value: &str) -> Result<(), String> {
+    let Some((_, allowed)) = CLIENT_SETTABLE.iter().find(|(k, _)| *k == key) else {
+        let keys: Vec<&str> = CLIENT_SETTABLE.iter().map(|(k, _)| *k).collect();
+        return Err(format!(
+            "{key} cannot be set per consumer; a client may set {}. Other settings belong in \
+             the proxy's config file",
+            keys.join(", ")
+        ));
+    };
+    let ok = match *allowed {
+        Allowed::OneOf(words) => words.contains(&value),
+        Allowed::ListOf(words) => value.split(',').all(|w| words.contains(&w.trim())),
+        Allowed::Range(low, high) => value
+            .parse::<i64>()
+            .is_ok_and(|n| (low..=high).contains(&n)),
+        Allowed::Bool => value == "true" || value == "false",
+        Allowed::Label => {
+            !value.is_empty()
+                && value.len() <= 64
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+        }
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match *allowed {
+        Allowed::OneOf(words) => format!("one of {}", words.join(", ")),
+        Allowed::ListOf(words) => format!("a comma-separated list of {}", words.join(", ")),
+        Allowed::Range(low, high) => format!("an integer from {low} to {high}"),
+        Allowed::Bool => "true or false".to_string(),
+        Allowed::Label => "a label of at most 64 letters, digits, '.', '_', '-' or ':'".to_string(),
+    };
+    Err(format!(
+        "{key} {value:?} is not accepted per consumer: expected {expected}"
+    ))
+}
+
 /// The librdkafka settings of a Rafka config file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KafkaSettings {
@@ -163,6 +279,12 @@ impl KafkaSettings {
                     "{key} is set by CLIENT SETNAME and cannot be overridden"
                 ));
             }
+        }
+        for (key, value) in overrides {
+            if REQUIRED_CONSUMER.iter().any(|(k, _)| k == key) {
+                continue; // checked above: only the value the proxy sets anyway
+            }
+            check_client_property(key, value)?;
         }
         let mut config = ClientConfig::new();
         // A librdkafka consumer prefetches up to 64 MB (and 100k messages) by default; with one consumer per
@@ -296,6 +418,42 @@ mod tests {
         assert_eq!(c.get("auto.offset.reset"), Some("latest"));
         assert_eq!(c.get("group.id"), Some("g"));
         assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
+    }
+
+    #[test]
+    fn clients_may_set_only_allowlisted_consumer_properties_within_bounds() {
+        let s = KafkaSettings::default();
+        let with = |key: &str, value: &str| {
+            let mut o = Properties::new();
+            o.insert(key.into(), value.into());
+            s.consumer_config("g", "c", &o).map(|_| ())
+        };
+        for (key, value) in [
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("plugin.library.paths", "/nonexistent/libx.so"),
+            ("security.protocol", "plaintext"),
+            ("sasl.username", "x"),
+            ("ssl.ca.location", "/etc/passwd"),
+            ("enable.partition.eof", "true"),
+            ("no.such.setting", "1"),
+        ] {
+            let err = with(key, value).unwrap_err();
+            assert!(
+                err.starts_with(&format!("{key} cannot be set per consumer")),
+                "{err}"
+            );
+        }
+        let err = with("fetch.max.bytes", "104857600").unwrap_err();
+        assert!(err.contains("from 1024 to 2097152"), "{err}");
+        let err = with("queued.max.messages.kbytes", "65536").unwrap_err();
+        assert!(err.contains("queued.max.messages.kbytes"), "{err}");
+        assert!(with("auto.offset.reset", "sideways").is_err());
+        assert!(with("session.timeout.ms", "2000").is_ok());
+        assert!(with("session.timeout.ms", "1e9").is_err());
+        assert!(with("partition.assignment.strategy", "range, cooperative-sticky").is_ok());
+        assert!(with("client.rack", "rack:1").is_ok());
+        assert!(with("client.rack", "rack\n1").is_err());
+        assert!(with("auto.offset.reset", "latest").is_ok());
     }
 
     #[test]
