@@ -46,13 +46,26 @@ pub(crate) const RETRY_KEYS: &[&str] = &[
 /// Keys of a host written as a mapping.
 pub(crate) const HOST_KEYS: &[&str] = &["address", "port", "user", "identity_file"];
 
-/// librdkafka properties that kafkactl sets itself.
-const RESERVED_KAFKA: &[(&str, &str)] = &[
+/// librdkafka properties that kafkactl sets itself: the one list of them, enforced when the
+/// manifest loads (so `deploy --dry-run` says what the worker would refuse at start).
+pub(crate) const RESERVED_KAFKA: &[(&str, &str)] = &[
     (
         "group.id",
         "kafkactl sets it to <app>-<name>; change `app` or the consumer's name instead",
     ),
+    (
+        "client.id",
+        "kafkactl sets it to <host>-<name>-<n>, which names the instance in lag and logs",
+    ),
     ("bootstrap.servers", "use the top-level `brokers:` instead"),
+    (
+        "enable.auto.offset.store",
+        "the worker stores an offset only after the handler acked it (at least once)",
+    ),
+    (
+        "enable.auto.commit",
+        "the worker commits what the handler acked, periodically and on every rebalance",
+    ),
 ];
 
 const EMPTY: &str = "the manifest is empty; expected a list of consumers such as \

@@ -92,7 +92,7 @@ pub async fn run(options: WorkerOptions, stop: CancellationToken) -> anyhow::Res
         options.statsd.as_deref(),
     )
     .map_err(Failure::Usage)?;
-    let config = settings.consumer_config().map_err(Failure::Usage)?;
+    let config = settings.consumer_config();
     let worker = Worker::new(settings, &config, &options)?;
     worker.run(stop, &options).await
 }

@@ -104,32 +104,15 @@ pub fn resolve(
 impl WorkerSettings {
     /// The consumer's librdkafka config: worker defaults, the manifest's `kafka:`, then what
     /// at-least-once requires (offsets stored only after an ack, committed periodically).
-    ///
-    /// # Errors
-    /// When `kafka:` tries to change what the worker must control.
-    pub fn consumer_config(&self) -> Result<ClientConfig, String> {
+    pub fn consumer_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         for (key, value) in WORKER_DEFAULTS {
             config.set(key, value);
         }
         config.set("queued.min.messages", self.prefetch_messages().to_string());
+        // The manifest refused every property kafkactl sets itself when it loaded
+        // (manifest::RESERVED_KAFKA); the required ones are set again last regardless.
         for (key, value) in &self.consumer.kafka {
-            if let Some((_, required)) = REQUIRED_CONSUMER.iter().find(|(k, _)| k == key) {
-                if value != required {
-                    return Err(format!(
-                        "consumer `{}`: kafka.{key} must stay {required}: the worker stores an \
-                         offset only after the handler acked it",
-                        self.consumer.name
-                    ));
-                }
-            }
-            if matches!(key.as_str(), "group.id" | "client.id" | "bootstrap.servers") {
-                return Err(format!(
-                    "consumer `{}`: kafka.{key} is set by kafkactl (group `<app>-<name>`, client \
-                     id `<host>-<name>-<n>`, `brokers:`)",
-                    self.consumer.name
-                ));
-            }
             config.set(key, value);
         }
         for (key, value) in REQUIRED_CONSUMER {
@@ -138,7 +121,7 @@ impl WorkerSettings {
         config.set("bootstrap.servers", &self.brokers);
         config.set("group.id", &self.group);
         config.set("client.id", &self.client_id);
-        Ok(config)
+        config
     }
 
     /// Messages librdkafka keeps prefetched per partition: enough for a few batches.
@@ -199,7 +182,7 @@ mod tests {
         assert_eq!(s.client_id, "server1-price_drops-2");
         assert_eq!(s.brokers, "k1:9092,k2:9092");
         assert_eq!(s.statsd.as_deref(), Some("127.0.0.1:8125"));
-        let config = s.consumer_config().unwrap();
+        let config = s.consumer_config();
         assert_eq!(config.get("group.id"), Some("myapp-price_drops"));
         assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(config.get("fetch.min.bytes"), Some("10"));
@@ -240,11 +223,17 @@ mod tests {
 
     #[test]
     fn kafka_overrides_cannot_break_at_least_once() {
-        let m = manifest(&GOOD.replace("fetch.min.bytes: 10", "enable.auto.offset.store: true"));
+        let text = GOOD.replace("fetch.min.bytes: 10", "enable.auto.offset.store: true");
+        let err = Manifest::parse(&text, "kc.yml").unwrap_err().to_string();
+        assert!(
+            err.contains("kafka property `enable.auto.offset.store` cannot be set here"),
+            "{err}"
+        );
+        // What the worker sets last wins over anything a manifest could carry.
+        let m = manifest(GOOD);
         let s = resolve(&m, &Instance::new("price_drops", 1), "h", None, None).unwrap();
-        assert!(s
-            .consumer_config()
-            .unwrap_err()
-            .contains("kafka.enable.auto.offset.store must stay false"));
+        let config = s.consumer_config();
+        assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(config.get("enable.auto.commit"), Some("true"));
     }
 }
