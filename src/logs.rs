@@ -11,6 +11,7 @@
 
 use crate::cli::{LogsArgs, OutputFormat};
 use crate::control::commands::ControlContext;
+use crate::control::output::utc;
 use crate::error::Failure;
 use crate::fleet::commands::{selected_hosts, ssh_options, wants_fleet};
 use crate::manifest::Host;
@@ -185,26 +186,9 @@ impl Entry {
 
 /// `micros` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub(crate) fn utc_rfc3339(micros: u64) -> String {
-    let secs = micros / 1_000_000;
+    let secs = i64::try_from(micros / 1_000_000).unwrap_or(i64::MAX);
     let millis = (micros / 1_000) % 1_000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's days-to-civil algorithm, for days since 1970-01-01 (never negative
-    // here).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3_600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    format!("{}.{millis:03}Z", utc(secs).replacen(' ', "T", 1))
 }
 
 /// The newest `lines` entries of all hosts together, oldest first.
@@ -235,6 +219,8 @@ enum Source {
 /// `kafkactl logs`.
 pub async fn logs(ctx: &ControlContext, args: &LogsArgs) -> Result<u8> {
     let query = Query::of(args, ctx.scope).map_err(Failure::Usage)?;
+    // A manifest named with -f must load, even where nothing else needs it (exit 2).
+    ctx.manifest(false)?;
     let sources: Vec<Source> = if wants_fleet(&args.ssh, args.fleet) {
         selected_hosts(ctx, &args.ssh, args.fleet)?
             .into_iter()

@@ -201,6 +201,13 @@ async fn run_control(ctx: &ControlContext, command: Command) -> Result<u8> {
         }
         _ => {}
     }
+    // The manifest first, for every local command: a missing or broken one is the answer
+    // (exit 2), not whether systemd can be reached.
+    let needs_manifest = matches!(
+        &command,
+        Command::Spawn(args) if args.consumer.is_none() || args.workers.is_none()
+    );
+    ctx.manifest(needs_manifest)?;
     let systemd = commands::connect(ctx.scope).await?;
     match command {
         Command::Spawn(args) => commands::spawn(ctx, &systemd, &args).await,

@@ -60,6 +60,43 @@ fn deploy_checks_its_manifest_and_hosts_before_connecting() {
 }
 
 #[test]
+fn every_command_checks_its_manifest_before_reaching_systemd() {
+    // DBUS_SYSTEM_BUS_ADDRESS points nowhere: a command that connected first would fail with
+    // "cannot reach the systemd system manager" (exit 1) instead of naming the manifest.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("kafka_consumers.yml");
+    std::fs::write(&broken, "- name: Bad-Name\n").unwrap();
+    for manifest in [
+        std::path::PathBuf::from("/nonexistent/kafka_consumers.yml"),
+        broken,
+    ] {
+        for args in [
+            &["spawn"][..],
+            &["spawn", "-c", "a", "-w", "1"],
+            &["stop", "-c", "a"],
+            &["restart", "-c", "a:1"],
+            &["disable-and-stop"],
+            &["status"],
+            &["logs"],
+        ] {
+            let out = Command::new(kafkactl())
+                .arg("-f")
+                .arg(&manifest)
+                .args(args)
+                .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&manifest.display().to_string()),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn usage_errors_exit_2_and_name_the_problem() {
     let out = Command::new(kafkactl())
         .args(["dev", "broker", "--topic", "bad name"])
