@@ -7,7 +7,7 @@
 #      `systemctl show -p <the same properties>` over them; both sides run inside the host as
 #      root, on the unit `kafkactl install-units --run-as app` wrote;
 #   2. user scope: the same as `app` on app's own user manager (logind, `loginctl enable-linger
-#      app`; its user bus from dbus-user-session's two units, which the image lacks) with
+#      app`; its user bus from the image's dbus-user-session) with
 #      `kafkactl --user` / `systemctl --user` (--system-only skips it).
 # The manager's own CPU time for each spawn side is read from /proc (PID 1 of the host, or
 # app's user@.service). Instances are the real `kafkactl worker` with a ten-line Python handler
@@ -99,19 +99,7 @@ consumers:
   - {name: bench_a, topic: bench_a, scale: $SCALE}
   - {name: bench_b, topic: bench_b, scale: $SCALE}
 YAML
-cat >"$APP/handler.py" <<'PY'
-# The benchmark's handler: acks every batch (docs/handler-protocol.md), nothing else.
-import json, sys
-for line in sys.stdin:
-    msg = json.loads(line)
-    if msg["type"] == "init":
-        print('{"type":"ready","version":1}', flush=True)
-    elif msg["type"] == "batch":
-        print(json.dumps({"type": "ack", "id": msg["id"]}), flush=True)
-    elif msg["type"] == "shutdown":
-        print('{"type":"bye"}', flush=True)
-        break
-PY
+cp "$ROOT/benches/ack_handler.py" "$APP/handler.py"
 
 # What runs inside the host (as root; the user part runs `measure` again as app). Prints
 # `RESULT SCOPE KEY VALUE` lines on stdout, progress on stderr.
@@ -191,36 +179,8 @@ system)
   measure system
   ;;
 user)
-  # The image has the `dbus` package but not dbus-user-session: its two user units (a bus on
-  # %t/bus that app's manager activates) go to app's own unit directory, as
-  # scripts/systemd-user.sh does on this machine.
-  say "user: app's user bus (dbus-user-session's units), loginctl enable-linger app"
-  units=$(getent passwd app | cut -d: -f6)/.config/systemd/user
-  as_app mkdir -p "$units/sockets.target.wants"
-  as_app tee "$units/dbus.socket" >/dev/null <<'UNIT'
-# Written by kafkactl's scripts/bench-control.sh (as dbus-user-session ships it).
-[Unit]
-Description=D-Bus User Message Bus Socket
-
-[Socket]
-ListenStream=%t/bus
-
-[Install]
-WantedBy=sockets.target
-UNIT
-  as_app tee "$units/dbus.service" >/dev/null <<'UNIT'
-# Written by kafkactl's scripts/bench-control.sh (as dbus-user-session ships it).
-[Unit]
-Description=D-Bus User Message Bus
-Requires=dbus.socket
-
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart=/usr/bin/dbus-daemon --session --address=systemd: --nofork --nopidfile --systemd-activation --syslog-only
-Slice=session.slice
-UNIT
-  as_app ln -sfn ../dbus.socket "$units/sockets.target.wants/dbus.socket"
+  # The image has dbus-user-session: app's manager activates its own bus on %t/bus.
+  say "user: app's user manager and bus (loginctl enable-linger app)"
   loginctl enable-linger app
   # Up once the manager is on its bus (it joins when the socket-activated bus starts).
   for _ in $(seq 150); do
@@ -241,8 +201,8 @@ cleanup)
   fi
   loginctl disable-linger app 2>/dev/null || true
   units=$(getent passwd app | cut -d: -f6)/.config/systemd/user
-  rm -f "$units"/kafka-consumer@.service "$units"/kafkactl-proxy.service "$units"/dbus.socket "$units"/dbus.service \
-    "$units"/sockets.target.wants/dbus.socket "$units"/default.target.wants/kafka-consumer@bench_*
+  rm -f "$units"/kafka-consumer@.service "$units"/kafkactl-proxy.service \
+    "$units"/default.target.wants/kafka-consumer@bench_*
   rmdir "$units"/*.wants "$units" "${units%/user}" "${units%/systemd/user}" 2>/dev/null || true
   left=$(systemctl list-units --all --plain --no-legend 'kafka-consumer@bench_*' | awk '$3 == "active"' | wc -l)
   [ "$left" = 0 ] || { say "$left bench instances still active"; exit 1; }

@@ -124,19 +124,7 @@ start_broker bench_fleet_a:16 bench_fleet_b:16
 APP=$KAFKACTL_HOSTS_DIR/shared/bench-fleet
 rm -rf "$APP"
 mkdir -p "$APP/config"
-cat >"$APP/handler.py" <<'PY'
-# The benchmark's handler: acks every batch (docs/handler-protocol.md), nothing else.
-import json, sys
-for line in sys.stdin:
-    msg = json.loads(line)
-    if msg["type"] == "init":
-        print('{"type":"ready","version":1}', flush=True)
-    elif msg["type"] == "batch":
-        print(json.dumps({"type": "ack", "id": msg["id"]}), flush=True)
-    elif msg["type"] == "shutdown":
-        print('{"type":"bye"}', flush=True)
-        break
-PY
+cp "$ROOT/benches/ack_handler.py" "$APP/handler.py"
 chmod -R a+rX "$APP"
 
 manifest() { # manifest FILE HOSTS SCALE_A SCALE_B

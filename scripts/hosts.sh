@@ -77,7 +77,7 @@ export PATH="$clean_path:$PATH"
 
 IMAGE_SUITE="bookworm"
 IMAGE_PACKAGES=(
-  systemd systemd-sysv dbus libpam-systemd
+  systemd systemd-sysv dbus dbus-user-session libpam-systemd
   openssh-server openssh-client openssh-sftp-server
   iproute2 procps polkitd ruby python3 ca-certificates less netbase
 )
