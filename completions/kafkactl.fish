@@ -48,7 +48,7 @@ complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "help" -d 'Print t
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l listen -d 'Address to listen on (binding beyond loopback is an explicit choice)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s c -l config -d 'Rafka JSON config file: {"general": {...}, "consumer": {...}, "producer": {...}}' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l brokers -d 'Bootstrap servers, overriding the config file\'s bootstrap.servers' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l requirepass -d 'Require clients to AUTH with this password first' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l requirepass -d 'Require clients to AUTH with this password first (an empty one is refused: it would look like protection and be none)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-connections -d 'Most client connections at once' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-bulk-bytes -d 'Largest bulk string (message) accepted, in bytes' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l blpop-default-timeout -d 'BLPOP timeout in seconds when the client\'s timeout is not an integer' -r

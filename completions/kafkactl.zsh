@@ -38,7 +38,7 @@ _arguments "${_arguments_options[@]}" : \
 '-c+[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}}]:CONFIG:_files' \
 '--config=[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}}]:CONFIG:_files' \
 '--brokers=[Bootstrap servers, overriding the config file'\''s bootstrap.servers]:BROKERS:_default' \
-'--requirepass=[Require clients to AUTH with this password first]:REQUIREPASS:_default' \
+'--requirepass=[Require clients to AUTH with this password first (an empty one is refused\: it would look like protection and be none)]:REQUIREPASS:_default' \
 '--max-connections=[Most client connections at once]:MAX_CONNECTIONS:_default' \
 '--max-bulk-bytes=[Largest bulk string (message) accepted, in bytes]:MAX_BULK_BYTES:_default' \
 '--blpop-default-timeout=[BLPOP timeout in seconds when the client'\''s timeout is not an integer]:BLPOP_DEFAULT_TIMEOUT:_default' \

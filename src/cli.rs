@@ -89,8 +89,9 @@ pub struct ProxyArgs {
     #[arg(long, env = "KAFKACTL_BROKERS")]
     pub brokers: Option<String>,
 
-    /// Require clients to AUTH with this password first
-    #[arg(long, env = "KAFKACTL_PROXY_REQUIREPASS", hide_env_values = true)]
+    /// Require clients to AUTH with this password first (an empty one is refused: it would
+    /// look like protection and be none)
+    #[arg(long, env = "KAFKACTL_PROXY_REQUIREPASS", hide_env_values = true, value_parser = non_empty_password)]
     pub requirepass: Option<String>,
 
     /// Most client connections at once
@@ -406,10 +407,26 @@ pub struct BrokerArgs {
     pub consumer_session_timeout_ms: i32,
 }
 
+/// `--requirepass`: any non-empty password.
+fn non_empty_password(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        Err("the password is empty; leave --requirepass out to run without AUTH".into())
+    } else {
+        Ok(value.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn an_empty_password_is_refused_not_taken_as_no_auth() {
+        let err = Cli::try_parse_from(["kafkactl", "proxy", "--requirepass", ""]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("the password is empty"), "{err}");
+    }
 
     #[test]
     fn definitions_are_consistent() {

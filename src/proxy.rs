@@ -53,7 +53,7 @@ pub async fn run(args: ProxyArgs, stop: CancellationToken) -> Result<()> {
             max_args: DEFAULT_MAX_ARGS,
         },
         max_connections: args.max_connections as usize,
-        requirepass: args.requirepass.clone().filter(|p| !p.is_empty()),
+        requirepass: args.requirepass.clone(),
         default_blpop_timeout: Duration::from_secs(args.blpop_default_timeout),
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
     };

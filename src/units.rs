@@ -56,11 +56,17 @@ impl Instance {
                 "'{name}' is not a valid consumer name (lowercase letters, digits and '_')"
             ));
         }
+        // Canonical digits only: `a:01` and `a:+1` would name other units than `a:1`.
+        let canonical = !index.is_empty()
+            && index.bytes().all(|b| b.is_ascii_digit())
+            && !index.starts_with('0');
         let index: u32 = index
             .parse()
             .ok()
-            .filter(|n| (1..=MAX_INDEX).contains(n))
-            .ok_or_else(|| format!("instance number in '{arg}' must be 1..={MAX_INDEX}"))?;
+            .filter(|n| canonical && (1..=MAX_INDEX).contains(n))
+            .ok_or_else(|| {
+                format!("instance number in '{arg}' must be 1..={MAX_INDEX}, without leading zeros")
+            })?;
         Ok(Instance::new(name, index))
     }
 }
@@ -445,6 +451,8 @@ mod tests {
             "kafka-consumer@a:1.timer",
             "kafka-consumer@a:-1.service",
             "kafka-consumer@a b:1.service",
+            "kafka-consumer@a:01.service",
+            "kafka-consumer@a:+1.service",
         ] {
             assert_eq!(Instance::from_unit(unit), None, "{unit}");
         }
