@@ -305,7 +305,7 @@ fn print_entry(out: &mut impl Write, entry: &Entry, json: bool) -> std::io::Resu
 /// the first pause in its output (journalctl prints the last `-n` entries at once, then waits).
 async fn read_local(query: &Query, tx: &mpsc::Sender<Event>) -> Result<(), String> {
     let argv = query.argv();
-    let host = local_hostname();
+    let host = crate::worker::settings::hostname();
     let mut child = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(std::process::Stdio::null())
@@ -380,14 +380,12 @@ async fn read_remote(
         // With -f, the backlog ends at the first pause: libssh2 reads block, so a watcher
         // thread marks it after the lines stop coming for a moment.
         let last_line = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(!follow));
         if follow {
-            let (last_line, done, tx) = (last_line.clone(), done.clone(), tx.clone());
+            let (last_line, tx) = (last_line.clone(), tx.clone());
             std::thread::spawn(move || loop {
                 std::thread::sleep(Duration::from_millis(100));
                 let quiet = last_line.lock().map(|t| t.elapsed()).unwrap_or_default();
                 if quiet >= Duration::from_millis(500) {
-                    done.store(true, std::sync::atomic::Ordering::SeqCst);
                     let _ = tx.blocking_send(Event::BacklogDone);
                     return;
                 }
@@ -417,15 +415,6 @@ async fn read_remote(
     })
     .await
     .map_err(|e| format!("{label}: {e}"))?
-}
-
-/// This machine's host name, for the prefix of local lines.
-fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
 }
 
 #[cfg(test)]
