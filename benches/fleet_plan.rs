@@ -3,10 +3,10 @@
 //! an orphan per host). Measures reconcile for every host, the fleet-wide rolling restart
 //! batches and the printed plan. Target: < 1 s. Run: `cargo bench --bench fleet_plan`.
 
-use kafkactl::fleet::report::{plan_text, HostPlan};
-use kafkactl::fleet::rolling;
-use kafkactl::plan::{reconcile, Desired, Observed, PlanOptions, Step};
-use kafkactl::units::Instance;
+use kafkactl::testing::{
+    plan_text, reconcile, rolling_batches, Desired, HostPlan, Instance, Member, Observed,
+    PlanOptions, Step,
+};
 use std::time::Instant;
 
 const HOSTS: usize = 100;
@@ -55,7 +55,7 @@ fn main() {
             .iter()
             .map(|seen| reconcile(&desired, seen, options))
             .collect();
-        let members: Vec<rolling::Member> = plans
+        let members: Vec<Member> = plans
             .iter()
             .enumerate()
             .flat_map(|(h, p)| {
@@ -64,7 +64,7 @@ fn main() {
                     .map(move |i| (h, i.clone()))
             })
             .collect();
-        let batches = rolling::batches(&members, 5);
+        let batches = rolling_batches(&members, 5);
         let listing: Vec<(String, HostPlan<'_>)> = plans
             .iter()
             .enumerate()

@@ -1,7 +1,7 @@
 //! Desired state vs observed state -> the actions that reconcile them. Pure: no systemd, no
 //! I/O, so the same plan is computed for the local host and for every host of a fleet.
 
-use crate::units::{Instance, Target};
+use crate::units::{Instance, InstanceSelector};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -170,26 +170,26 @@ pub fn reconcile(desired: &[Desired], observed: &[Observed], options: PlanOption
     plan
 }
 
-/// Stops, disables and clears every observed instance that `target` covers (all of them when
-/// `target` is `None`): `disable-and-stop`.
-pub fn disable_and_stop(observed: &[Observed], target: Option<&Target>) -> Plan {
+/// Stops, disables and clears every observed instance `selector` selects (all of them when
+/// `selector` is `None`): `disable-and-stop`.
+pub fn disable_and_stop(observed: &[Observed], selector: Option<&InstanceSelector>) -> Plan {
     Plan {
         actions: observed
             .iter()
-            .filter(|o| target.is_none_or(|t| t.matches(&o.instance)))
+            .filter(|o| selector.is_none_or(|t| t.matches(&o.instance)))
             .flat_map(teardown)
             .collect(),
         orphans: Vec::new(),
     }
 }
 
-/// One `step` for every observed instance that `target` covers: `stop` and `restart`.
+/// One `step` for every observed instance `selector` selects: `stop` and `restart`.
 /// Stopping skips instances that are not running.
-pub fn each(observed: &[Observed], target: &Target, step: Step) -> Plan {
+pub fn each(observed: &[Observed], selector: &InstanceSelector, step: Step) -> Plan {
     Plan {
         actions: observed
             .iter()
-            .filter(|o| target.matches(&o.instance))
+            .filter(|o| selector.matches(&o.instance))
             .filter(|o| step != Step::Stop || o.active)
             .map(|o| action(step, &o.instance))
             .collect(),
@@ -216,39 +216,6 @@ fn action(step: Step, instance: &Instance) -> Action {
         step,
         instance: instance.clone(),
     }
-}
-
-/// Splits restarts into rolling batches: batch k holds the k-th slice of `batch_size`
-/// instances of every consumer, and never all of a consumer's running instances at once
-/// (when it has more than one), so a consumer group always keeps a member.
-pub fn rolling_batches(
-    restarts: &[Instance],
-    batch_size: usize,
-    scales: &BTreeMap<String, u32>,
-) -> Vec<Vec<Instance>> {
-    let mut per_consumer: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
-    for instance in restarts {
-        per_consumer
-            .entry(&instance.name)
-            .or_default()
-            .push(instance);
-    }
-    let mut batches: Vec<Vec<Instance>> = Vec::new();
-    for (name, mut instances) in per_consumer {
-        instances.sort();
-        let running = scales.get(name).copied().unwrap_or(instances.len() as u32) as usize;
-        let mut size = batch_size.max(1);
-        if running > 1 {
-            size = size.min(running - 1);
-        }
-        for (k, chunk) in instances.chunks(size).enumerate() {
-            if batches.len() <= k {
-                batches.push(Vec::new());
-            }
-            batches[k].extend(chunk.iter().map(|i| (*i).clone()));
-        }
-    }
-    batches
 }
 
 #[cfg(test)]
@@ -362,35 +329,24 @@ mod tests {
             steps(&all),
             ["stop a:1", "disable a:1", "disable b:1", "reset-failed b:1"]
         );
-        let only_a = disable_and_stop(&observed, Some(&Target::parse("a").unwrap()));
+        let only_a = disable_and_stop(&observed, Some(&InstanceSelector::parse("a").unwrap()));
         assert_eq!(steps(&only_a), ["stop a:1", "disable a:1"]);
     }
 
     #[test]
     fn stop_and_restart_apply_to_the_target() {
         let observed = [seen("a", 1, true, true), seen("a", 2, true, false)];
-        let stop = each(&observed, &Target::parse("a").unwrap(), Step::Stop);
+        let stop = each(
+            &observed,
+            &InstanceSelector::parse("a").unwrap(),
+            Step::Stop,
+        );
         assert_eq!(steps(&stop), ["stop a:1"]);
-        let restart = each(&observed, &Target::parse("a:2").unwrap(), Step::Restart);
+        let restart = each(
+            &observed,
+            &InstanceSelector::parse("a:2").unwrap(),
+            Step::Restart,
+        );
         assert_eq!(steps(&restart), ["restart a:2"]);
-    }
-
-    #[test]
-    fn rolling_batches_never_take_a_whole_group_down() {
-        let restarts: Vec<Instance> = (1..=3)
-            .map(|i| Instance::new("a", i))
-            .chain((1..=2).map(|i| Instance::new("b", i)))
-            .chain([Instance::new("solo", 1)])
-            .collect();
-        let scales: BTreeMap<String, u32> =
-            [("a".into(), 3), ("b".into(), 2), ("solo".into(), 1)].into();
-        let batches = rolling_batches(&restarts, 5, &scales);
-        // a: at most 2 of 3 at once; b: 1 of 2; solo: its only instance.
-        let names = |b: &Vec<Instance>| b.iter().map(|i| i.to_string()).collect::<Vec<_>>();
-        assert_eq!(names(&batches[0]), ["a:1", "a:2", "b:1", "solo:1"]);
-        assert_eq!(names(&batches[1]), ["a:3", "b:2"]);
-        assert_eq!(batches.len(), 2);
-        let one_by_one = rolling_batches(&restarts, 1, &scales);
-        assert_eq!(one_by_one.len(), 3);
     }
 }

@@ -89,22 +89,22 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// A target given on the command line: a whole consumer (`NAME`) or one instance (`NAME:K`).
+/// Which instances a `-c` argument means: a whole consumer (`NAME`) or one instance (`NAME:K`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum InstanceSelector {
     /// Every instance of the consumer.
     Consumer(String),
     /// One instance.
     Instance(Instance),
 }
 
-impl Target {
+impl InstanceSelector {
     /// Parses `NAME` or `NAME:K`.
-    pub fn parse(arg: &str) -> Result<Target, String> {
+    pub fn parse(arg: &str) -> Result<InstanceSelector, String> {
         if arg.contains(':') {
-            Instance::parse(arg).map(Target::Instance)
+            Instance::parse(arg).map(InstanceSelector::Instance)
         } else if valid_name(arg) {
-            Ok(Target::Consumer(arg.to_string()))
+            Ok(InstanceSelector::Consumer(arg.to_string()))
         } else {
             Err(format!(
                 "'{arg}' is not a valid consumer name (lowercase letters, digits and '_')"
@@ -112,11 +112,11 @@ impl Target {
         }
     }
 
-    /// Whether `instance` is covered by this target.
+    /// Whether `instance` is one of those selected.
     pub fn matches(&self, instance: &Instance) -> bool {
         match self {
-            Target::Consumer(name) => &instance.name == name,
-            Target::Instance(one) => one == instance,
+            InstanceSelector::Consumer(name) => &instance.name == name,
+            InstanceSelector::Instance(one) => one == instance,
         }
     }
 }
@@ -471,13 +471,13 @@ mod tests {
 
     #[test]
     fn targets_cover_a_consumer_or_one_instance() {
-        let all = Target::parse("price_drops").unwrap();
-        let one = Target::parse("price_drops:2").unwrap();
+        let all = InstanceSelector::parse("price_drops").unwrap();
+        let one = InstanceSelector::parse("price_drops:2").unwrap();
         let i1 = Instance::new("price_drops", 1);
         let i2 = Instance::new("price_drops", 2);
         assert!(all.matches(&i1) && all.matches(&i2));
         assert!(!one.matches(&i1) && one.matches(&i2));
         assert!(!all.matches(&Instance::new("other", 1)));
-        assert!(Target::parse("Bad-Name").is_err());
+        assert!(InstanceSelector::parse("Bad-Name").is_err());
     }
 }

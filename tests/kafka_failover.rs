@@ -23,7 +23,7 @@ use common::kafka::Kafka;
 use common::{
     kafkactl, produce_direct, run_to_end, stats, values, wait_for, Msg, Proc, Proxy, Raw,
 };
-use kafkactl::resp::frame::Frame;
+use kafkactl::testing::Frame;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};

@@ -9,7 +9,7 @@
 //! `KAFKACTL_PRINT_CORPUS=1 cargo test --test integration manifest_corpus:: -- --nocapture` prints every bad
 //! file's message as it is now, for writing a new `.expected`.
 
-use kafkactl::manifest::{Command, Manifest, OnExhausted, Placement};
+use kafkactl::testing::{Command, Manifest, OnExhausted, Placement};
 use std::path::{Path, PathBuf};
 
 const GOOD: &str = "tests/manifests/good";

@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::*;
-use kafkactl::resp::frame::Frame;
+use kafkactl::testing::Frame;
 use std::time::Duration;
 
 fn rig() -> (Broker, Proxy) {

@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::*;
-use kafkactl::resp::frame::Frame;
+use kafkactl::testing::Frame;
 use std::process::Command;
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use crate::common;
 use common::group_drain::drain_with_members_joining;
 use common::kafka::Kafka;
 use common::{error_text, stats, Proxy};
-use kafkactl::resp::frame::Frame;
+use kafkactl::testing::Frame;
 
 /// Writes a Rafka config file and returns its path.
 fn rafka_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {

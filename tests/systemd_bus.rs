@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
-use kafkactl::systemd::{
+use kafkactl::testing::{
     unit_object_path, DbusSystemd, JobAction, JobResult, Scope, SystemdError, SystemdManager,
     UnitStatus,
 };

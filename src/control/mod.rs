@@ -2,8 +2,7 @@
 //! what is wanted (pure, in [`crate::plan`]), apply the plan through [`SystemdManager`], and
 //! report. Generic over the manager, so the same code serves the local bus and remote hosts.
 
-pub mod commands;
-pub mod output;
+pub(crate) mod output;
 
 use crate::plan::{Action, Observed, Plan, Step};
 use crate::systemd::{JobOutcome, SystemdError, SystemdManager, UnitStatus};
@@ -132,7 +131,10 @@ pub async fn apply<S: SystemdManager>(
             let refs: Vec<&str> = units.iter().map(String::as_str).collect();
             let changed = match step {
                 Step::Enable => systemd.enable(&refs).await.map(|_| ()),
-                _ => systemd.disable(&refs).await.map(|_| ()),
+                Step::Disable => systemd.disable(&refs).await.map(|_| ()),
+                Step::Start | Step::Restart | Step::Stop | Step::ResetFailed => {
+                    unreachable!("{step} is a job, not a unit-file change")
+                }
             };
             let outcome = changed.map_err(|e| e.to_string());
             actions
@@ -151,7 +153,12 @@ pub async fn apply<S: SystemdManager>(
                     Step::Start => job(systemd, systemd.start(&unit).await).await,
                     Step::Restart => job(systemd, systemd.restart(&unit).await).await,
                     Step::Stop => job(systemd, systemd.stop(&unit).await).await,
-                    _ => systemd.reset_failed(&unit).await.map_err(|e| e.to_string()),
+                    Step::ResetFailed => {
+                        systemd.reset_failed(&unit).await.map_err(|e| e.to_string())
+                    }
+                    Step::Enable | Step::Disable => {
+                        unreachable!("{step} is a unit-file change, not a job")
+                    }
                 };
                 (i, result(action, outcome))
             }))
@@ -254,4 +261,144 @@ pub async fn instance_statuses<S: SystemdManager>(
     let refs: Vec<&str> = units.iter().map(String::as_str).collect();
     let statuses = systemd.statuses(&refs).await;
     Ok(instances.into_iter().zip(statuses).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{reconcile, Desired, PlanOptions};
+    use crate::systemd::fake::FakeSystemd;
+
+    /// Progress that says nothing.
+    struct Quiet;
+
+    impl Progress for Quiet {
+        fn begin(&self, _: usize) {}
+        fn done(&self, _: &ActionResult) {}
+        fn finish(&self) {}
+    }
+
+    fn want(name: &str, scale: u32) -> Desired {
+        Desired {
+            name: name.into(),
+            scale,
+        }
+    }
+
+    fn unit(name: &str, index: u32) -> String {
+        Instance::new(name, index).unit()
+    }
+
+    async fn plan_for(systemd: &FakeSystemd, desired: &[Desired]) -> Plan {
+        let observed = observe(systemd).await.unwrap();
+        reconcile(desired, &observed, PlanOptions::default())
+    }
+
+    #[tokio::test]
+    async fn applying_a_plan_converges_and_a_second_plan_is_empty() {
+        let sd = FakeSystemd::new("h")
+            .with_unit(&unit("a", 1), true, true)
+            .with_unit(&unit("a", 3), true, true)
+            .with_unit(&unit("b", 1), false, false);
+        let desired = [want("a", 2), want("b", 1)];
+        let plan = plan_for(&sd, &desired).await;
+        let report = apply(&sd, &plan, &Quiet).await;
+        assert!(report.succeeded(), "{report:?}");
+        assert_eq!(report.results.len(), plan.actions.len());
+        for (result, action) in report.results.iter().zip(&plan.actions) {
+            assert_eq!(&result.action, action, "results come back in plan order");
+        }
+        assert_eq!(sd.unit(&unit("a", 2)), Some(("active".into(), true)));
+        assert_eq!(sd.unit(&unit("b", 1)), Some(("active".into(), true)));
+        assert_eq!(sd.unit(&unit("a", 3)), Some(("inactive".into(), false)));
+        assert!(plan_for(&sd, &desired).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn unit_files_change_in_one_call_each_and_systemd_reloads_once_at_the_end() {
+        let sd = FakeSystemd::new("h")
+            .with_unit(&unit("old", 1), true, true)
+            .with_unit(&unit("old", 2), true, true);
+        let plan = plan_for(&sd, &[want("new", 3), want("old", 0)]).await;
+        // Planning's reads are in the log too; only what apply adds matters.
+        let before = sd.calls().len();
+        apply(&sd, &plan, &Quiet).await;
+        let calls: Vec<String> = sd.calls().split_off(before);
+        let enables: Vec<&String> = calls.iter().filter(|c| c.contains(" enable ")).collect();
+        let disables: Vec<&String> = calls.iter().filter(|c| c.contains(" disable ")).collect();
+        assert_eq!(enables.len(), 1, "{calls:?}");
+        assert_eq!(enables[0].matches("kafka-consumer@new").count(), 3);
+        assert_eq!(disables.len(), 1, "{calls:?}");
+        assert_eq!(sd.reloads(), 1);
+        assert!(calls.last().unwrap().ends_with("reload"), "{calls:?}");
+        let last_stop = calls.iter().rposition(|c| c.contains(" stop ")).unwrap();
+        let disable = calls.iter().position(|c| c.contains(" disable ")).unwrap();
+        assert!(last_stop < disable, "stopped before disabled: {calls:?}");
+    }
+
+    #[tokio::test]
+    async fn one_failed_start_does_not_stop_the_others_and_says_why() {
+        let sd = FakeSystemd::new("h").failing(&unit("a", 2));
+        let plan = plan_for(&sd, &[want("a", 3)]).await;
+        let report = apply(&sd, &plan, &Quiet).await;
+        assert!(!report.succeeded());
+        let failures: Vec<&ActionResult> = report.failures().collect();
+        assert_eq!(failures.len(), 1, "{report:?}");
+        let why = failures[0].outcome.as_ref().unwrap_err();
+        assert!(why.contains("result=exit-code"), "{why}");
+        assert!(
+            why.contains("[state failed/failed, result exit-code]"),
+            "{why}"
+        );
+        assert_eq!(sd.unit(&unit("a", 1)).unwrap().0, "active");
+        assert_eq!(sd.unit(&unit("a", 3)).unwrap().0, "active");
+    }
+
+    #[tokio::test]
+    async fn a_plan_without_unit_file_changes_does_not_reload() {
+        let sd = FakeSystemd::new("h").with_unit(&unit("a", 1), true, true);
+        let observed = observe(&sd).await.unwrap();
+        let plan = reconcile(
+            &[want("a", 1)],
+            &observed,
+            PlanOptions {
+                restart_running: true,
+                prune: false,
+            },
+        );
+        assert_eq!(plan.actions.len(), 1);
+        assert!(apply(&sd, &plan, &Quiet).await.succeeded());
+        assert_eq!(sd.reloads(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_missing_template_is_named_with_the_command_that_installs_it() {
+        let sd = FakeSystemd::new("h").without_template();
+        let err = require_template(&sd, "kafkactl --user install-units")
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("kafka-consumer@.service is not installed"),
+            "{err}"
+        );
+        assert!(
+            err.contains("run `kafkactl --user install-units` first"),
+            "{err}"
+        );
+        assert!(require_template(&FakeSystemd::new("h"), "x").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn statuses_can_be_narrowed_to_one_consumer() {
+        let sd = FakeSystemd::new("h")
+            .with_unit(&unit("a", 2), true, true)
+            .with_unit(&unit("a", 1), true, false)
+            .with_unit(&unit("b", 1), true, true);
+        let all = instance_statuses(&sd, None).await.unwrap();
+        let names: Vec<String> = all.iter().map(|(i, _)| i.to_string()).collect();
+        assert_eq!(names, ["a:1", "a:2", "b:1"]);
+        let only_b = instance_statuses(&sd, Some("b")).await.unwrap();
+        assert_eq!(only_b.len(), 1);
+        assert!(only_b[0].1.as_ref().unwrap().is_active());
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::{ActionResult, ApplyReport, Progress};
 use crate::systemd::{SystemdError, UnitStatus};
+use crate::target::Target;
 use crate::units::Instance;
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,8 +20,11 @@ pub fn color_enabled() -> bool {
 /// One row of `kafkactl status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusRow {
-    /// Host the instance runs on (`localhost` for the local bus).
+    /// Where the instance runs, as a name (`localhost`, or `user@address:port`).
     pub host: String,
+    /// Where the instance runs.
+    #[serde(skip)]
+    pub target: Target,
     /// The unit name.
     pub unit: String,
     /// Consumer name and instance number.
@@ -50,11 +54,11 @@ pub struct StatusRow {
 impl StatusRow {
     /// A row from a unit's status (or the error reading it).
     pub fn new(
-        host: &str,
+        target: &Target,
         instance: &Instance,
         status: Result<UnitStatus, SystemdError>,
     ) -> StatusRow {
-        let mut row = StatusRow::bare(host, instance.unit(), instance.to_string(), "unknown");
+        let mut row = StatusRow::bare(target, instance.unit(), instance.to_string(), "unknown");
         match status {
             Ok(s) => {
                 row.active_state = s.active_state;
@@ -73,18 +77,19 @@ impl StatusRow {
     }
 
     /// The one row of a host that could not be read.
-    pub fn unreachable(host: &str, why: String) -> StatusRow {
+    pub fn unreachable(target: &Target, why: String) -> StatusRow {
         StatusRow {
             sub_state: "-".into(),
             error: Some(why),
-            ..StatusRow::bare(host, "-".into(), "-".into(), "unreachable")
+            ..StatusRow::bare(target, "-".into(), "-".into(), "unreachable")
         }
     }
 
     /// A row with names and a state and nothing known beyond them.
-    fn bare(host: &str, unit: String, instance: String, state: &str) -> StatusRow {
+    fn bare(target: &Target, unit: String, instance: String, state: &str) -> StatusRow {
         StatusRow {
-            host: host.to_string(),
+            host: target.label(),
+            target: target.clone(),
             unit,
             instance,
             active_state: state.into(),
@@ -318,6 +323,7 @@ mod tests {
     fn the_table_shows_state_and_status_text() {
         let row = StatusRow {
             host: "localhost".into(),
+            target: Target::Local,
             unit: "kafka-consumer@price_drops:1.service".into(),
             instance: "price_drops:1".into(),
             active_state: "active".into(),

@@ -19,18 +19,18 @@ use super::report::{self, Counts, FleetProgress, HostPlan, HostSummary};
 use super::rolling::{self, Member};
 use super::{fan_out, FleetHost};
 use crate::control::{self, apply, observe, ApplyReport};
+use crate::error::EXIT_CHANGES_PENDING;
 use crate::plan::{self, Action, Plan, PlanOptions, Step};
 use crate::systemd::{DbusSystemd, Scope, SystemdManager};
-use crate::transport::{self, SshOptions};
+use crate::transport::SshOptions;
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::io::Write;
-
-/// Exit code of `deploy --dry-run` when the fleet has drifted from the manifest.
-pub const EXIT_CHANGES_PENDING: u8 = 2;
+use std::time::Duration;
 
 /// How to deploy.
 #[derive(Debug, Clone)]
-pub struct DeployOptions {
+pub(crate) struct DeployOptions {
     /// System or user managers on the hosts.
     pub scope: Scope,
     /// How to reach the hosts.
@@ -49,51 +49,136 @@ pub struct DeployOptions {
     pub allow_version_skew: bool,
 }
 
-/// What became of each action of one host's share of a batch.
-type Outcomes = Vec<(Action, Result<(), String>)>;
-
-/// A host after reading it.
-struct Read {
-    target: FleetHost,
-    systemd: Option<DbusSystemd>,
-    plan: Result<Plan, String>,
+/// Reaches the manager of one host of a deploy: over the host's [`crate::target::Target`]
+/// for real, in memory in tests.
+pub(crate) trait Connector: Sync {
+    /// The manager it hands back.
+    type Manager: SystemdManager;
+    /// Connects to `host`'s manager, or says why not.
+    fn connect(
+        &self,
+        host: &FleetHost,
+    ) -> impl Future<Output = Result<Self::Manager, String>> + Send;
 }
 
-/// A host's progress through the deploy.
-#[derive(Default)]
-struct Tally {
+/// Connects through each host's target, checking its kafkactl version.
+struct TargetConnector<'a> {
+    options: &'a DeployOptions,
+}
+
+impl Connector for TargetConnector<'_> {
+    type Manager = DbusSystemd;
+
+    async fn connect(&self, host: &FleetHost) -> Result<DbusSystemd, String> {
+        let o = self.options;
+        host.target
+            .connect_checked(o.scope, &o.ssh, o.allow_version_skew)
+            .await
+    }
+}
+
+/// One host's state through a deploy; each phase reads and updates it.
+struct HostRun<S> {
+    host: FleetHost,
+    /// Its manager; `None` when it could not be reached or read.
+    systemd: Option<S>,
+    /// Its plan, or why it could not be read.
+    plan: Result<Plan, String>,
+    /// Whether every converge action succeeded (only then are its instances restarted).
+    converged: bool,
+    /// The manager stopped answering during the rolling restarts.
+    lost: bool,
+    /// What failed, for the summary.
     failures: Vec<String>,
+    /// How many actions failed or were skipped.
     failed_actions: usize,
 }
 
+impl<S> HostRun<S> {
+    fn fail(&mut self, why: String) {
+        self.failed_actions += 1;
+        self.failures.push(why);
+    }
+}
+
 /// Deploys to `targets`; returns the exit code (the plan and summary are printed).
-pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
+pub(crate) async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
+    deploy_with(targets, options, &TargetConnector { options })
+        .await
+        .0
+}
+
+/// [`deploy`] through any [`Connector`]: the exit code, and each host's summary row.
+async fn deploy_with<C: Connector>(
+    targets: Vec<FleetHost>,
+    options: &DeployOptions,
+    connector: &C,
+) -> (u8, Vec<HostSummary>) {
     let progress = FleetProgress::new();
-    let install_hint = match options.scope {
-        Scope::User => "kafkactl --user install-units --hosts",
-        Scope::System => "kafkactl install-units --hosts",
-    };
-    let hosts: Vec<Read> = fan_out(targets, options.parallel, |target| {
-        let progress = &progress;
-        async move {
-            let label = target.label();
-            progress.line(&format!("{label}: connecting"));
-            let (systemd, plan) = match read_host(&target, options, install_hint).await {
-                Ok((systemd, plan)) => (Some(systemd), Ok(plan)),
-                Err(why) => {
-                    progress.line(&format!("{label}: {why}"));
-                    (None, Err(why))
-                }
-            };
-            Read {
-                target,
-                systemd,
-                plan,
+    let mut hosts = read(targets, options, connector, &progress).await;
+    print_plans(&hosts);
+    if options.dry_run {
+        return (dry_run_code(&hosts), Vec::new());
+    }
+    converge(&mut hosts, options, &progress).await;
+    roll(&mut hosts, options, &progress).await;
+    summarize(&hosts)
+}
+
+/// Phase 1: connect to every host, list its instances and plan (in parallel).
+async fn read<C: Connector>(
+    targets: Vec<FleetHost>,
+    options: &DeployOptions,
+    connector: &C,
+    progress: &FleetProgress,
+) -> Vec<HostRun<C::Manager>> {
+    fan_out(targets, options.parallel, |host| async move {
+        let label = host.label();
+        progress.line(&format!("{label}: connecting"));
+        let (systemd, plan) = match read_host(&host, options, connector).await {
+            Ok((systemd, plan)) => (Some(systemd), Ok(plan)),
+            Err(why) => {
+                progress.line(&format!("{label}: {why}"));
+                (None, Err(why))
             }
+        };
+        HostRun {
+            host,
+            systemd,
+            plan,
+            converged: false,
+            lost: false,
+            failures: Vec::new(),
+            failed_actions: 0,
         }
     })
-    .await;
+    .await
+}
 
+/// Connects to a host, reads its instances and plans.
+async fn read_host<C: Connector>(
+    host: &FleetHost,
+    options: &DeployOptions,
+    connector: &C,
+) -> Result<(C::Manager, Plan), String> {
+    let systemd = connector.connect(host).await?;
+    let observed = observe(&systemd).await.map_err(|e| e.to_string())?;
+    let plan = plan::reconcile(
+        &host.desired,
+        &observed,
+        PlanOptions {
+            restart_running: options.restart,
+            prune: options.prune,
+        },
+    );
+    if !plan.instances(Step::Enable).is_empty() || !plan.instances(Step::Start).is_empty() {
+        control::require_template(&systemd, &host.target.install_hint(options.scope)).await?;
+    }
+    Ok((systemd, plan))
+}
+
+/// Phase 2: the plan of every host, as a diff.
+fn print_plans<S>(hosts: &[HostRun<S>]) {
     let listing: Vec<(String, HostPlan<'_>)> = hosts
         .iter()
         .map(|h| {
@@ -101,68 +186,87 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
                 Ok(plan) => HostPlan::Planned(plan),
                 Err(why) => HostPlan::Failed(why),
             };
-            (h.target.label(), plan)
+            (h.host.label(), plan)
         })
         .collect();
     print!("{}", report::plan_text(&listing));
     let _ = std::io::stdout().flush();
+}
 
-    if options.dry_run {
-        if hosts.iter().any(|h| h.plan.is_err()) {
-            return 1;
-        }
-        let drifted = hosts
-            .iter()
-            .filter_map(|h| h.plan.as_ref().ok())
-            .any(|p| Counts::of(p).drifted());
-        return if drifted { EXIT_CHANGES_PENDING } else { 0 };
+/// `--dry-run`'s exit code: 1 when a host could not be read, [`EXIT_CHANGES_PENDING`] when
+/// a host has drifted, else 0.
+fn dry_run_code<S>(hosts: &[HostRun<S>]) -> u8 {
+    if hosts.iter().any(|h| h.plan.is_err()) {
+        return 1;
     }
+    let drifted = hosts
+        .iter()
+        .filter_map(|h| h.plan.as_ref().ok())
+        .any(|p| Counts::of(p).drifted());
+    if drifted {
+        EXIT_CHANGES_PENDING
+    } else {
+        0
+    }
+}
 
-    let mut tallies: Vec<Tally> = hosts.iter().map(|_| Tally::default()).collect();
-
-    // Converge every reachable host in parallel.
-    let converged: Vec<Option<ApplyReport>> =
-        fan_out(hosts.iter().collect(), options.parallel, |h: &Read| {
-            let progress = &progress;
-            async move {
-                let (Some(systemd), Ok(plan)) = (&h.systemd, &h.plan) else {
-                    return None;
-                };
-                let converge = Plan {
-                    actions: plan
-                        .actions
-                        .iter()
-                        .filter(|a| a.step != Step::Restart)
-                        .cloned()
-                        .collect(),
-                    orphans: plan.orphans.clone(),
-                };
-                if converge.is_empty() {
-                    return Some(ApplyReport::default());
-                }
-                let sink = progress.host(&h.target.label(), "converge");
-                Some(apply(systemd, &converge, &sink).await)
+/// Phase 3: starts, enables, stops, disables on every reachable host (in parallel), through
+/// [`crate::control::apply`], the same code `spawn` runs locally. Restarts wait for phase 4.
+async fn converge<S: SystemdManager>(
+    hosts: &mut [HostRun<S>],
+    options: &DeployOptions,
+    progress: &FleetProgress,
+) {
+    let reports: Vec<Option<ApplyReport>> = fan_out(
+        hosts.iter().collect(),
+        options.parallel,
+        |h: &HostRun<S>| async move {
+            let (Some(systemd), Ok(plan)) = (&h.systemd, &h.plan) else {
+                return None;
+            };
+            let converge = Plan {
+                actions: plan
+                    .actions
+                    .iter()
+                    .filter(|a| a.step != Step::Restart)
+                    .cloned()
+                    .collect(),
+                orphans: plan.orphans.clone(),
+            };
+            if converge.is_empty() {
+                return Some(ApplyReport::default());
             }
-        })
-        .await;
-    for (tally, report) in tallies.iter_mut().zip(&converged) {
-        if let Some(report) = report {
-            for failure in report.failures() {
-                tally.failed_actions += 1;
-                tally.failures.push(format!(
-                    "{}: {}",
-                    failure.action,
-                    failure.outcome.as_ref().err().map_or("", String::as_str)
-                ));
-            }
+            let sink = progress.host(&h.host.label(), "converge");
+            Some(apply(systemd, &converge, &sink).await)
+        },
+    )
+    .await;
+    for (host, report) in hosts.iter_mut().zip(reports) {
+        let Some(report) = report else { continue };
+        host.converged = report.succeeded();
+        for failure in report.failures() {
+            host.fail(format!(
+                "{}: {}",
+                failure.action,
+                failure.outcome.as_ref().err().map_or("", String::as_str)
+            ));
         }
     }
+}
 
-    // Rolling restarts across the fleet, on hosts that converged cleanly.
+/// Phase 4: rolling restarts across the fleet ([`super::rolling`]), on hosts that converged
+/// cleanly: one batch after another, each batch's hosts in parallel. A consumer whose
+/// restart failed is not restarted further (a bad release stops rolling); a host lost
+/// mid-deploy is not the consumer's fault: its members are skipped and the others roll on.
+async fn roll<S: SystemdManager>(
+    hosts: &mut [HostRun<S>],
+    options: &DeployOptions,
+    progress: &FleetProgress,
+) {
     let members: Vec<Member> = hosts
         .iter()
         .enumerate()
-        .filter(|(i, _)| matches!(&converged[*i], Some(r) if r.succeeded()))
+        .filter(|(_, h)| h.converged)
         .flat_map(|(i, h)| {
             h.plan
                 .iter()
@@ -171,18 +275,13 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
         })
         .collect();
     let batches = rolling::batches(&members, options.batch_size);
-    // A consumer whose restart failed is not restarted further (a bad release stops rolling).
-    // A host lost mid-deploy is not the consumer's fault: its members are skipped and the
-    // others roll on.
     let mut halted: BTreeSet<String> = BTreeSet::new();
-    let mut lost: BTreeSet<usize> = BTreeSet::new();
     for (k, batch) in batches.iter().enumerate() {
         let (run, skipped): (Vec<&Member>, Vec<&Member>) = batch
             .iter()
-            .partition(|(h, i)| !halted.contains(&i.name) && !lost.contains(h));
-        for (host, instance) in skipped {
-            tallies[*host].failed_actions += 1;
-            tallies[*host].failures.push(if lost.contains(host) {
+            .partition(|(h, i)| !halted.contains(&i.name) && !hosts[*h].lost);
+        for (h, instance) in skipped {
+            let why = if hosts[*h].lost {
                 format!(
                     "restart {}: skipped, the host was lost earlier in this deploy",
                     instance.unit()
@@ -193,7 +292,8 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
                     instance.unit(),
                     instance.name
                 )
-            });
+            };
+            hosts[*h].fail(why);
         }
         if run.is_empty() {
             continue;
@@ -203,7 +303,7 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
             k + 1,
             batches.len(),
             run.iter()
-                .map(|(h, i)| format!("{} on {}", i, hosts[*h].target.host))
+                .map(|(h, i)| format!("{} on {}", i, hosts[*h].host.label()))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -214,171 +314,96 @@ pub async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
                 instance: instance.clone(),
             });
         }
+        let shared: &[HostRun<S>] = hosts;
         let outcomes: Vec<(usize, Outcomes, bool)> = fan_out(
             per_host.into_iter().collect(),
             options.parallel,
-            |(h, actions)| {
-                let host = &hosts[h];
-                let progress = &progress;
-                async move {
-                    let systemd = host
-                        .systemd
-                        .as_ref()
-                        .expect("converged hosts are connected");
-                    let sink = progress.host(&host.target.label(), &format!("restart {}", k + 1));
-                    let results = restart_batch(systemd, actions, &sink).await;
-                    let failed = results.iter().any(|(_, outcome)| outcome.is_err());
-                    let gone = failed && !manager_answers(systemd, options).await;
-                    (h, results, gone)
-                }
+            |(h, actions)| async move {
+                let host = &shared[h];
+                let systemd = host
+                    .systemd
+                    .as_ref()
+                    .expect("converged hosts are connected");
+                let sink = progress.host(&host.host.label(), &format!("restart {}", k + 1));
+                let results = restart_batch(systemd, actions, &sink).await;
+                let failed = results.iter().any(|(_, outcome)| outcome.is_err());
+                let gone = failed && !manager_answers(systemd, options.ssh.connect_timeout).await;
+                (h, results, gone)
             },
         )
         .await;
         for (h, results, gone) in outcomes {
-            if gone {
-                lost.insert(h);
-            }
+            hosts[h].lost |= gone;
             for (action, outcome) in results {
                 if let Err(why) = outcome {
                     if !gone {
                         halted.insert(action.instance.name.clone());
                     }
-                    tallies[h].failed_actions += 1;
-                    tallies[h].failures.push(format!("{action}: {why}"));
+                    hosts[h].fail(format!("{action}: {why}"));
                 }
             }
         }
     }
+}
 
+/// Phase 5: a summary row per host, printed as a table (further failures on stderr); the
+/// exit code is 1 when any host failed.
+fn summarize<S>(hosts: &[HostRun<S>]) -> (u8, Vec<HostSummary>) {
     let rows: Vec<HostSummary> = hosts
         .iter()
-        .zip(&tallies)
-        .map(|(h, tally)| {
+        .map(|h| {
             let (result, counts, detail) = match &h.plan {
                 Err(why) => ("unreachable".to_string(), Counts::default(), why.clone()),
-                Ok(plan) => {
-                    let ok = tally.failures.is_empty();
-                    (
-                        if ok { "ok" } else { "failed" }.to_string(),
-                        Counts::of(plan),
-                        tally.failures.first().cloned().unwrap_or_default(),
-                    )
-                }
+                Ok(plan) => (
+                    if h.failures.is_empty() {
+                        "ok"
+                    } else {
+                        "failed"
+                    }
+                    .to_string(),
+                    Counts::of(plan),
+                    h.failures.first().cloned().unwrap_or_default(),
+                ),
             };
             HostSummary {
-                host: h.target.label(),
+                host: h.host.label(),
                 result,
                 counts,
-                failed_actions: tally.failed_actions,
+                failed_actions: h.failed_actions,
                 detail,
             }
         })
         .collect();
-    drop(hosts);
     println!(
         "{}",
         report::summary_table(&rows, control::output::color_enabled())
     );
-    for (row, tally) in rows.iter().zip(&tallies) {
-        for failure in tally.failures.iter().skip(1) {
+    for (row, host) in rows.iter().zip(hosts) {
+        for failure in host.failures.iter().skip(1) {
             eprintln!("{}: {failure}", row.host);
         }
     }
     let failed = rows.iter().filter(|r| !r.ok()).count();
     if failed == 0 {
         println!("deploy: {} host(s) converged", rows.len());
-        0
+        (0, rows)
     } else {
         println!(
             "deploy: {failed} of {} host(s) failed; run deploy again once they are back",
             rows.len()
         );
-        1
+        (1, rows)
     }
 }
 
-/// Connects to a host, reads its instances and plans.
-async fn read_host(
-    target: &FleetHost,
-    options: &DeployOptions,
-    install_hint: &str,
-) -> Result<(DbusSystemd, Plan), String> {
-    let systemd = if target.is_local() {
-        control::commands::connect(options.scope)
-            .await
-            .map_err(|e| format!("{e:#}"))?
-    } else {
-        let link = transport::connect_link(&target.host, &options.ssh)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (link, theirs) = transport::remote_version(link, options.ssh.connect_timeout * 3).await;
-        let theirs = theirs.map_err(|e| e.to_string())?;
-        let ours = env!("CARGO_PKG_VERSION");
-        if let Some(warning) = version_verdict(ours, theirs.as_deref(), options.allow_version_skew)?
-        {
-            eprintln!("{}: warning: {warning}", target.label());
-        }
-        transport::systemd_over(
-            link,
-            &target.host,
-            options.scope,
-            options.ssh.connect_timeout,
-        )
-        .await
-        .map_err(|e| e.to_string())?
-    };
-    let observed = observe(&systemd).await.map_err(|e| e.to_string())?;
-    let plan = plan::reconcile(
-        &target.desired,
-        &observed,
-        PlanOptions {
-            restart_running: options.restart,
-            prune: options.prune,
-        },
-    );
-    if !plan.instances(Step::Enable).is_empty() || !plan.instances(Step::Start).is_empty() {
-        let hint = if target.is_local() {
-            install_hint.trim_end_matches(" --hosts").to_string()
-        } else {
-            format!("{install_hint} {}", target.host)
-        };
-        control::require_template(&systemd, &hint).await?;
-    }
-    Ok((systemd, plan))
-}
-
-/// Whether a host running kafkactl `theirs` (`None`: not installed) may be deployed to by
-/// this controller, version `ours`: the same version, or any with `--allow-version-skew`
-/// (then with a warning). The instances run the host's binary, so a skewed host would run
-/// code other than what was tested with this controller's manifest rules.
-fn version_verdict(
-    ours: &str,
-    theirs: Option<&str>,
-    allow_skew: bool,
-) -> Result<Option<String>, String> {
-    let problem = match theirs {
-        Some(v) if v == ours => return Ok(None),
-        Some(v) => format!("the host runs kafkactl {v}, this controller is kafkactl {ours}"),
-        None => format!(
-            "kafkactl is not installed on the host (no `kafkactl` in the login PATH); this \
-             controller is kafkactl {ours}"
-        ),
-    };
-    if allow_skew {
-        Ok(Some(format!("{problem}; going on (--allow-version-skew)")))
-    } else {
-        Err(format!(
-            "{problem}. Refusing to deploy: install kafkactl {ours} on the host (the same \
-             package as the controller), or rerun with --allow-version-skew"
-        ))
-    }
-}
+/// What became of each action of one host's share of a batch.
+type Outcomes = Vec<(Action, Result<(), String>)>;
 
 /// Whether a host's manager still answers (after a failed restart: was it the host or the
 /// instance?).
-async fn manager_answers(systemd: &DbusSystemd, options: &DeployOptions) -> bool {
+async fn manager_answers<S: SystemdManager>(systemd: &S, limit: Duration) -> bool {
     matches!(
-        tokio::time::timeout(options.ssh.connect_timeout, systemd.check_manager()).await,
+        tokio::time::timeout(limit, systemd.check_manager()).await,
         Ok(Ok(()))
     )
 }
@@ -417,29 +442,298 @@ async fn restart_batch<S: SystemdManager>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::Host;
+    use crate::plan::Desired;
+    use crate::systemd::fake::{CallLog, FakeSystemd};
+    use crate::target::Target;
+    use std::collections::HashMap;
 
-    #[test]
-    fn the_same_version_deploys_silently() {
-        assert_eq!(version_verdict("0.1.0", Some("0.1.0"), false), Ok(None));
+    /// Hands out the fake of each host by label; a host without one is unreachable.
+    struct Fakes(HashMap<String, FakeSystemd>);
+
+    impl Connector for Fakes {
+        type Manager = FakeSystemd;
+
+        async fn connect(&self, host: &FleetHost) -> Result<FakeSystemd, String> {
+            self.0
+                .get(&host.label())
+                .cloned()
+                .ok_or_else(|| format!("{}: connection refused", host.label()))
+        }
     }
 
-    #[test]
-    fn skew_is_refused_naming_both_versions() {
-        let err = version_verdict("0.1.0", Some("0.0.9"), false).unwrap_err();
-        assert!(
-            err.contains("kafkactl 0.0.9") && err.contains("kafkactl 0.1.0"),
-            "{err}"
+    fn host(name: &str, desired: &[(&str, u32)]) -> FleetHost {
+        FleetHost {
+            target: Target::Ssh(Host::parse(&format!("deploy@{name}")).unwrap()),
+            desired: desired
+                .iter()
+                .map(|(name, scale)| Desired {
+                    name: name.to_string(),
+                    scale: *scale,
+                })
+                .collect(),
+        }
+    }
+
+    fn label(name: &str) -> String {
+        format!("deploy@{name}:22")
+    }
+
+    fn options(batch_size: usize, dry_run: bool) -> DeployOptions {
+        DeployOptions {
+            scope: Scope::System,
+            ssh: SshOptions::default(),
+            parallel: 4,
+            batch_size,
+            dry_run,
+            prune: false,
+            restart: true,
+            allow_version_skew: false,
+        }
+    }
+
+    /// A host running `orders` at scale 2, enabled.
+    fn running(name: &str, log: &CallLog) -> FakeSystemd {
+        FakeSystemd::with_log(&label(name), log.clone())
+            .with_unit("kafka-consumer@orders:1.service", true, true)
+            .with_unit("kafka-consumer@orders:2.service", true, true)
+    }
+
+    fn restarts(calls: &[String]) -> Vec<String> {
+        calls
+            .iter()
+            .filter(|c| c.contains(" restart "))
+            .map(|c| {
+                let mut words = c.split(' ');
+                let host = words.next().unwrap().trim_start_matches("deploy@");
+                let unit = words.nth(1).unwrap();
+                let instance = unit
+                    .trim_start_matches("kafka-consumer@")
+                    .trim_end_matches(".service");
+                format!("{instance}@{}", host.trim_end_matches(":22"))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_converged_fleet_rolls_one_batch_at_a_time_never_taking_a_group_down() {
+        let log = CallLog::default();
+        let fakes = Fakes(HashMap::from([
+            (label("h1"), running("h1", &log)),
+            (label("h2"), running("h2", &log)),
+        ]));
+        let hosts = vec![host("h1", &[("orders", 2)]), host("h2", &[("orders", 2)])];
+        let (code, rows) = deploy_with(hosts, &options(1, false), &fakes).await;
+        assert_eq!(code, 0);
+        assert!(rows.iter().all(HostSummary::ok), "{rows:?}");
+        // Batch size 1: one member of the group at a time, interleaving the hosts, and every
+        // member exactly once.
+        let order = restarts(&fakes.0[&label("h1")].calls());
+        assert_eq!(
+            order,
+            ["orders:1@h1", "orders:1@h2", "orders:2@h1", "orders:2@h2"]
         );
-        assert!(err.contains("--allow-version-skew"), "{err}");
-        let missing = version_verdict("0.1.0", None, false).unwrap_err();
-        assert!(missing.contains("not installed"), "{missing}");
     }
 
-    #[test]
-    fn allowed_skew_is_a_warning() {
-        let warning = version_verdict("0.1.0", Some("0.2.0"), true)
-            .unwrap()
-            .unwrap();
-        assert!(warning.contains("kafkactl 0.2.0") && warning.contains("--allow-version-skew"));
+    #[tokio::test]
+    async fn missing_instances_are_started_and_enabled_before_any_restart() {
+        let log = CallLog::default();
+        let h1 = FakeSystemd::with_log(&label("h1"), log.clone()).with_unit(
+            "kafka-consumer@orders:1.service",
+            true,
+            true,
+        );
+        let fakes = Fakes(HashMap::from([(label("h1"), h1.clone())]));
+        let (code, rows) = deploy_with(
+            vec![host("h1", &[("orders", 2)])],
+            &options(5, false),
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, 0, "{rows:?}");
+        assert_eq!(rows[0].counts.start, 1);
+        assert_eq!(rows[0].counts.restart, 1);
+        assert_eq!(
+            h1.unit("kafka-consumer@orders:2.service"),
+            Some(("active".into(), true))
+        );
+        let calls = h1.calls();
+        let started = calls
+            .iter()
+            .position(|c| c.contains("start kafka-consumer@orders:2"));
+        let restarted = calls
+            .iter()
+            .position(|c| c.contains("restart kafka-consumer@orders:1"));
+        assert!(started.unwrap() < restarted.unwrap(), "{calls:?}");
+    }
+
+    #[tokio::test]
+    async fn dry_run_changes_nothing_and_says_whether_hosts_drifted() {
+        let log = CallLog::default();
+        let h1 = running("h1", &log);
+        let fakes = Fakes(HashMap::from([(label("h1"), h1.clone())]));
+        let (code, _) = deploy_with(
+            vec![host("h1", &[("orders", 2)])],
+            &options(1, true),
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, 0, "restarts alone are not drift");
+        let (code, _) = deploy_with(
+            vec![host("h1", &[("orders", 3)])],
+            &options(1, true),
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, EXIT_CHANGES_PENDING);
+        let (code, _) = deploy_with(
+            vec![host("h1", &[("orders", 2)]), host("gone", &[("orders", 2)])],
+            &options(1, true),
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, 1, "an unreachable host fails the dry run");
+        assert!(
+            h1.calls().iter().all(|c| !c.contains(" start ")
+                && !c.contains(" restart ")
+                && !c.contains(" stop ")
+                && !c.contains(" enable ")),
+            "{:?}",
+            h1.calls()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_host_is_reported_and_the_others_converge() {
+        let log = CallLog::default();
+        let fakes = Fakes(HashMap::from([(label("h1"), running("h1", &log))]));
+        let hosts = vec![host("h1", &[("orders", 2)]), host("h2", &[("orders", 2)])];
+        let (code, rows) = deploy_with(hosts, &options(1, false), &fakes).await;
+        assert_eq!(code, 1);
+        assert_eq!(rows[0].result, "ok");
+        assert_eq!(rows[1].result, "unreachable");
+        assert!(rows[1].detail.contains("connection refused"), "{rows:?}");
+        assert_eq!(restarts(&log.lock().unwrap()).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_host_without_the_template_is_told_how_to_install_it() {
+        let h1 = FakeSystemd::new(&label("h1")).without_template();
+        let fakes = Fakes(HashMap::from([(label("h1"), h1.clone())]));
+        let (code, rows) = deploy_with(
+            vec![host("h1", &[("orders", 1)])],
+            &options(1, false),
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, 1);
+        assert_eq!(rows[0].result, "unreachable");
+        assert!(
+            rows[0]
+                .detail
+                .contains("kafkactl install-units --hosts deploy@h1:22"),
+            "{rows:?}"
+        );
+        assert!(h1.calls().iter().all(|c| !c.contains(" start ")));
+    }
+
+    #[tokio::test]
+    async fn a_failed_restart_stops_that_consumer_rolling_everywhere_but_not_the_others() {
+        let log = CallLog::default();
+        let h1 = running("h1", &log)
+            .with_unit("kafka-consumer@audit:1.service", true, true)
+            .with_unit("kafka-consumer@audit:2.service", true, true)
+            .failing("kafka-consumer@orders:1.service");
+        let h2 = running("h2", &log)
+            .with_unit("kafka-consumer@audit:1.service", true, true)
+            .with_unit("kafka-consumer@audit:2.service", true, true);
+        let fakes = Fakes(HashMap::from([(label("h1"), h1), (label("h2"), h2)]));
+        let want = [("orders", 2), ("audit", 2)];
+        let hosts = vec![host("h1", &want), host("h2", &want)];
+        let (code, rows) = deploy_with(hosts, &options(1, false), &fakes).await;
+        assert_eq!(code, 1);
+        let order = restarts(&log.lock().unwrap());
+        // orders:1@h1 fails in the first batch: no other member of orders is restarted, while
+        // audit rolls through every member.
+        assert_eq!(
+            order.iter().filter(|r| r.starts_with("orders")).count(),
+            1,
+            "{order:?}"
+        );
+        assert_eq!(
+            order.iter().filter(|r| r.starts_with("audit")).count(),
+            4,
+            "{order:?}"
+        );
+        assert_eq!(rows[0].result, "failed");
+        assert!(rows[0].detail.contains("orders:1"), "{rows:?}");
+        assert_eq!(
+            rows[1].result, "failed",
+            "h2's orders were skipped: {rows:?}"
+        );
+        assert_eq!(rows[1].failed_actions, 2, "{rows:?}");
+    }
+
+    #[tokio::test]
+    async fn a_host_lost_mid_deploy_has_its_members_skipped_and_the_others_roll_on() {
+        let log = CallLog::default();
+        let h1 = running("h1", &log);
+        let h2 = running("h2", &log);
+        let fakes = Fakes(HashMap::from([
+            (label("h1"), h1.clone()),
+            (label("h2"), h2),
+        ]));
+        let hosts = vec![host("h1", &[("orders", 2)]), host("h2", &[("orders", 2)])];
+        // Reading and planning h1 takes a few calls; then it goes away for good.
+        let options = options(1, false);
+        let deploying = deploy_with(hosts, &options, &fakes);
+        let reads = {
+            // The calls a read makes: list-units, file-state per instance.
+            let probe = running("probe", &CallLog::default());
+            let _ = observe(&probe).await;
+            probe.calls().len() as u32
+        };
+        h1.lost_after(reads);
+        let (code, rows) = deploying.await;
+        assert_eq!(code, 1);
+        assert_eq!(rows[0].result, "failed");
+        assert!(
+            rows[0].detail.contains("the host went away")
+                || rows[0].detail.contains("lost earlier"),
+            "{rows:?}"
+        );
+        assert_eq!(
+            rows[0].failed_actions, 2,
+            "the second member was skipped: {rows:?}"
+        );
+        assert_eq!(rows[1].result, "ok", "h2 rolled on: {rows:?}");
+        let order = restarts(&log.lock().unwrap());
+        assert_eq!(
+            order.iter().filter(|r| r.ends_with("@h2")).count(),
+            2,
+            "{order:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_that_failed_to_converge_is_not_restarted() {
+        let log = CallLog::default();
+        let h1 = FakeSystemd::with_log(&label("h1"), log.clone())
+            .with_unit("kafka-consumer@orders:1.service", true, true)
+            .failing("kafka-consumer@orders:2.service");
+        let fakes = Fakes(HashMap::from([(label("h1"), h1.clone())]));
+        let (code, rows) = deploy_with(
+            vec![host("h1", &[("orders", 2)])],
+            &options(1, false),
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, 1);
+        assert!(
+            rows[0].detail.contains("start kafka-consumer@orders:2"),
+            "{rows:?}"
+        );
+        assert!(rows[0].detail.contains("result=exit-code"), "{rows:?}");
+        assert!(restarts(&h1.calls()).is_empty(), "{:?}", h1.calls());
     }
 }

@@ -1,65 +1,48 @@
 //! The fleet: which hosts a command acts on and what each should run (from the manifest's
 //! hosts and roles, or `--hosts`), fleet-wide rolling restart batches, bounded parallel
-//! fan-out, and the fleet commands `deploy`, `status --hosts` and `install-units --hosts`.
+//! fan-out, and the deploy engine ([`deploy`]).
 //!
-//! Every host is reached through [`crate::transport`] and driven through the same
-//! [`crate::systemd::DbusSystemd`] and [`crate::control`] code as the local host.
+//! Every host is a [`Target`], reached through [`crate::target`] and driven through the same
+//! [`crate::control`] code as this machine.
 
-pub mod commands;
-pub mod deploy;
-pub mod report;
-pub mod rolling;
+pub(crate) mod deploy;
+pub(crate) mod report;
+pub(crate) mod rolling;
 
 use crate::manifest::{Host, Manifest};
 use crate::plan::Desired;
+use crate::target::Target;
 use futures::StreamExt;
 use std::future::Future;
 
-/// One host of the fleet and the consumers it should run.
+/// One place a command acts on and the consumers the manifest places there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FleetHost {
-    /// How to reach it.
-    pub host: Host,
+pub(crate) struct FleetHost {
+    /// This machine or a host over SSH.
+    pub target: Target,
     /// Every consumer placed on it, with its scale (scale 0 included: known but stopped).
     pub desired: Vec<Desired>,
 }
 
-/// The address of [`FleetHost::local`]: this machine, through its own bus (no SSH).
-const LOCAL_ADDRESS: &str = "localhost (local bus)";
-
 impl FleetHost {
-    /// `user@address:port`, the host's name in output.
+    /// The target's name in output.
     pub fn label(&self) -> String {
-        if self.is_local() {
-            LOCAL_ADDRESS.to_string()
-        } else {
-            self.host.to_string()
-        }
+        self.target.label()
     }
 
-    /// This machine, driven through its local systemd bus: what `deploy` acts on when the
+    /// This machine with every consumer of the manifest: what `deploy` acts on when the
     /// manifest names no hosts and no `--hosts` are given (a manifest without a fleet runs
     /// everything locally, as `spawn` does).
     pub fn local(manifest: &Manifest) -> FleetHost {
         FleetHost {
-            host: Host {
-                address: LOCAL_ADDRESS.to_string(),
-                port: 0,
-                user: None,
-                identity_file: None,
-            },
+            target: Target::Local,
             desired: Desired::every_consumer(manifest),
         }
-    }
-
-    /// Whether this is [`FleetHost::local`].
-    pub fn is_local(&self) -> bool {
-        self.host.port == 0 && self.host.address == LOCAL_ADDRESS
     }
 }
 
 /// Parses `--hosts` entries (`[user@]address[:port]`).
-pub fn parse_hosts(entries: &[String]) -> Result<Vec<Host>, String> {
+pub(crate) fn parse_hosts(entries: &[String]) -> Result<Vec<Host>, String> {
     entries
         .iter()
         .map(|e| Host::parse(e.trim()).map_err(|why| format!("--hosts entry '{e}': {why}")))
@@ -81,7 +64,7 @@ fn names(wanted: &Host, host: &Host) -> bool {
 /// one of them (matched by address and port; its manifest entry supplies user and identity
 /// file unless the entry gives a user) and gets what the manifest places there; when the
 /// manifest names no host at all, every consumer goes to every listed host.
-pub fn targets(manifest: &Manifest, selected: &[Host]) -> Result<Vec<FleetHost>, String> {
+pub(crate) fn targets(manifest: &Manifest, selected: &[Host]) -> Result<Vec<FleetHost>, String> {
     let fleet = manifest.fleet();
     let desired_on = |host: &Host| -> Vec<Desired> {
         manifest
@@ -110,7 +93,7 @@ pub fn targets(manifest: &Manifest, selected: &[Host]) -> Result<Vec<FleetHost>,
         return Ok(fleet
             .iter()
             .map(|h| FleetHost {
-                host: (*h).clone(),
+                target: Target::Ssh((*h).clone()),
                 desired: desired_on(h),
             })
             .collect());
@@ -137,18 +120,24 @@ pub fn targets(manifest: &Manifest, selected: &[Host]) -> Result<Vec<FleetHost>,
             }
             host
         };
-        if out.iter().any(|t| t.host.same_target(&host)) {
+        if out
+            .iter()
+            .any(|t| matches!(&t.target, Target::Ssh(h) if h.same_target(&host)))
+        {
             continue;
         }
         let desired = desired_on(&host);
-        out.push(FleetHost { host, desired });
+        out.push(FleetHost {
+            target: Target::Ssh(host),
+            desired,
+        });
     }
     Ok(out)
 }
 
 /// Runs `work` for every item, at most `parallel` at once, and returns the results in input
 /// order. One item's failure or slowness does not hold up the others beyond the bound.
-pub async fn fan_out<T, R, F, Fut>(items: Vec<T>, parallel: usize, work: F) -> Vec<R>
+pub(crate) async fn fan_out<T, R, F, Fut>(items: Vec<T>, parallel: usize, work: F) -> Vec<R>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = R>,
@@ -218,10 +207,13 @@ consumers:
     fn a_manifest_without_hosts_deploys_to_this_host() {
         let m = manifest("- name: a\n  scale: 2\n- name: b\n  scale: 0\n");
         let t = FleetHost::local(&m);
-        assert!(t.is_local());
-        assert_eq!(t.label(), "localhost (local bus)");
+        assert_eq!(t.target, Target::Local);
+        assert_eq!(t.label(), "localhost");
         assert_eq!(desired(&t), ["a=2", "b=0"]);
-        assert!(!targets(&manifest(ROLES), &[]).unwrap()[0].is_local());
+        assert_ne!(
+            targets(&manifest(ROLES), &[]).unwrap()[0].target,
+            Target::Local
+        );
     }
 
     #[test]

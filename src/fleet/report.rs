@@ -278,16 +278,6 @@ pub struct HostProgress {
     bar: Option<ProgressBar>,
 }
 
-impl HostProgress {
-    /// A message about this host.
-    pub fn say(&self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.set_message(text.to_string()),
-            None => eprintln!("{} {}: {text}", timestamp(), self.label),
-        }
-    }
-}
-
 impl Progress for HostProgress {
     fn begin(&self, total: usize) {
         if let Some(bar) = &self.bar {

@@ -35,18 +35,6 @@ pub struct ServerOptions {
     pub shutdown_timeout: Duration,
 }
 
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            limits: Limits::default(),
-            max_connections: 10_000,
-            requirepass: None,
-            default_blpop_timeout: Duration::from_secs(5),
-            shutdown_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
 /// The stages of the shutdown, as tokens that connections watch.
 #[derive(Debug, Clone, Default)]
 pub struct ShutdownStages {

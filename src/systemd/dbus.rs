@@ -228,12 +228,6 @@ impl DbusSystemd {
         self
     }
 
-    /// How long start/stop/restart wait for their job; `None` waits as long as systemd takes.
-    pub fn with_job_timeout(mut self, limit: Option<Duration>) -> Self {
-        self.job_timeout = limit;
-        self
-    }
-
     /// The underlying connection.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -306,30 +300,6 @@ impl DbusSystemd {
             .with_endpoint(address);
         sd.check_manager().await?;
         Ok(sd)
-    }
-
-    /// Checks that a systemd manager owns `org.freedesktop.systemd1` on this connection's bus.
-    pub async fn check_manager(&self) -> Result<()> {
-        let dbus = zbus::fdo::DBusProxy::new(&self.conn)
-            .await
-            .map_err(|e| self.bus_error("org.freedesktop.DBus", e))?;
-        let name = zbus::names::BusName::try_from(SYSTEMD_SERVICE).expect("valid bus name");
-        let owned = dbus
-            .name_has_owner(name)
-            .await
-            .map_err(|e| self.bus_error("NameHasOwner", e.into()))?;
-        if owned {
-            Ok(())
-        } else {
-            Err(SystemdError::Unreachable {
-                scope: self.scope,
-                address: self.endpoint.clone(),
-                reason: "the bus answers, but no systemd manager (org.freedesktop.systemd1) is \
-                         on it"
-                    .to_string(),
-                hint: unreachable_hint(self.scope).to_string(),
-            })
-        }
     }
 
     /// The object path systemd itself gives `unit` (`Manager.LoadUnit`, which loads it if
@@ -613,6 +583,29 @@ fn changes(raw: Vec<(String, String, String)>) -> Vec<UnitFileChange> {
 }
 
 impl SystemdManager for DbusSystemd {
+    async fn check_manager(&self) -> Result<()> {
+        let dbus = zbus::fdo::DBusProxy::new(&self.conn)
+            .await
+            .map_err(|e| self.bus_error("org.freedesktop.DBus", e))?;
+        let name = zbus::names::BusName::try_from(SYSTEMD_SERVICE).expect("valid bus name");
+        let owned = dbus
+            .name_has_owner(name)
+            .await
+            .map_err(|e| self.bus_error("NameHasOwner", e.into()))?;
+        if owned {
+            Ok(())
+        } else {
+            Err(SystemdError::Unreachable {
+                scope: self.scope,
+                address: self.endpoint.clone(),
+                reason: "the bus answers, but no systemd manager (org.freedesktop.systemd1) is \
+                         on it"
+                    .to_string(),
+                hint: unreachable_hint(self.scope).to_string(),
+            })
+        }
+    }
+
     async fn list_units(&self, patterns: &[&str]) -> Result<Vec<UnitSummary>> {
         let manager = self.manager().await?;
         let raw = manager

@@ -23,6 +23,8 @@
 //! ```
 
 mod dbus;
+#[cfg(test)]
+pub(crate) mod fake;
 mod path;
 
 use std::fmt;
@@ -30,8 +32,8 @@ use std::future::Future;
 
 use futures::StreamExt;
 
-pub use dbus::{DbusSystemd, DEFAULT_JOB_TIMEOUT};
-pub use path::{unit_object_path, UNIT_PATH_PREFIX};
+pub use dbus::DbusSystemd;
+pub use path::unit_object_path;
 
 /// How many units [`SystemdManager::statuses`] asks about at once. Each unit costs two
 /// `Properties.GetAll` calls in flight; the system bus allows 128 pending replies per
@@ -390,6 +392,10 @@ impl SystemdError {
 ///
 /// Unit names are full names with their suffix (`kafka-consumer@orders:1.service`).
 pub trait SystemdManager: Send + Sync {
+    /// Checks that a systemd manager answers (owns `org.freedesktop.systemd1` on the bus):
+    /// [`SystemdError::Unreachable`] when not.
+    fn check_manager(&self) -> impl Future<Output = Result<()>> + Send;
+
     /// Loaded units whose names match any of the glob `patterns` (all loaded units when empty),
     /// in any state (`ListUnitsByPatterns`). Units that are not loaded are not listed: use
     /// [`SystemdManager::list_unit_files`] for what is installed/enabled.

@@ -17,7 +17,7 @@ pub mod pump;
 pub mod ssh;
 
 use crate::manifest::Host;
-use crate::systemd::{DbusSystemd, Scope, SystemdError};
+use crate::systemd::{DbusSystemd, Scope, SystemdError, SystemdManager};
 use ssh::SshLink;
 use std::path::PathBuf;
 use std::time::Duration;

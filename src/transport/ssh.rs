@@ -146,11 +146,6 @@ impl SshLink {
         })
     }
 
-    /// The login user.
-    pub fn user(&self) -> &str {
-        &self.user
-    }
-
     /// The remote user's home directory (SFTP's idea of `.`).
     pub fn home_dir(&self) -> Result<PathBuf, TransportError> {
         let sftp = self.sftp()?;
@@ -196,19 +191,6 @@ impl SshLink {
                 .map_err(|e| self.ssh_error("renaming a file into place", e))?;
         }
         Ok(())
-    }
-
-    /// Reads a file on the host; `None` when it does not exist.
-    pub fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, TransportError> {
-        let sftp = self.sftp()?;
-        let mut file = match sftp.open(path) {
-            Ok(f) => f,
-            Err(_) => return Ok(None),
-        };
-        let mut out = Vec::new();
-        file.read_to_end(&mut out)
-            .map_err(|e| self.io_error("reading a file", e))?;
-        Ok(Some(out))
     }
 
     /// Runs `systemd-stdio-bridge` for the `scope` manager's bus and hands the channel to a

@@ -3,7 +3,7 @@
 //! tests/real_kafka.rs under each group protocol on Apache Kafka).
 
 use super::{blpop, produce_spread, values, Proxy, Raw};
-use kafkactl::resp::frame::Frame;
+use kafkactl::testing::Frame;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@ pub mod kafka;
 pub mod user_manager;
 
 use bytes::BytesMut;
-use kafkactl::resp::frame::{encode_array_header, encode_bulk, Frame};
+use kafkactl::testing::{encode_array_header, encode_bulk, Frame};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -9,15 +9,15 @@
 //! until Ctrl-C (live entries of different hosts are in arrival order, which is time order
 //! to within the network's delay).
 
+use super::{select, ssh_options, Context};
 use crate::cli::{LogsArgs, OutputFormat};
-use crate::control::commands::ControlContext;
 use crate::control::output::utc;
 use crate::error::Failure;
-use crate::fleet::commands::{selected_hosts, ssh_options, wants_fleet};
 use crate::manifest::Host;
 use crate::systemd::Scope;
+use crate::target::Target;
 use crate::transport::{self, SshOptions};
-use crate::units::{Instance, Target, CONSUMER_PATTERN, CONSUMER_PREFIX, PROXY_UNIT};
+use crate::units::{Instance, InstanceSelector, CONSUMER_PATTERN, CONSUMER_PREFIX, PROXY_UNIT};
 use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
@@ -57,9 +57,14 @@ impl Query {
     /// The query of the command line, checked.
     pub fn of(args: &LogsArgs, scope: Scope) -> Result<Query, String> {
         let mut units = Vec::new();
-        match args.consumer.as_deref().map(Target::parse).transpose()? {
-            Some(Target::Instance(instance)) => units.push(instance.unit()),
-            Some(Target::Consumer(name)) => {
+        match args
+            .consumer
+            .as_deref()
+            .map(InstanceSelector::parse)
+            .transpose()?
+        {
+            Some(InstanceSelector::Instance(instance)) => units.push(instance.unit()),
+            Some(InstanceSelector::Consumer(name)) => {
                 units.push(format!("{CONSUMER_PREFIX}{name}:*.service"))
             }
             None => units.push(CONSUMER_PATTERN.to_string()),
@@ -208,27 +213,14 @@ enum Event {
     Failed(String),
 }
 
-/// Where the logs are read.
-enum Source {
-    /// This host's journal.
-    Local,
-    /// A host over SSH.
-    Ssh(Host),
-}
-
 /// `kafkactl logs`.
-pub async fn logs(ctx: &ControlContext, args: &LogsArgs) -> Result<u8> {
+pub(super) async fn logs(ctx: &Context, args: &LogsArgs) -> Result<u8> {
     let query = Query::of(args, ctx.scope).map_err(Failure::Usage)?;
     // A manifest named with -f must load, even where nothing else needs it (exit 2).
-    ctx.manifest(false)?;
-    let sources: Vec<Source> = if wants_fleet(&args.ssh, args.fleet) {
-        selected_hosts(ctx, &args.ssh, args.fleet)?
-            .into_iter()
-            .map(|target| Source::Ssh(target.host))
-            .collect()
-    } else {
-        vec![Source::Local]
-    };
+    let sources: Vec<Target> = select(ctx, &args.ssh, args.fleet, false)?
+        .into_iter()
+        .map(|host| host.target)
+        .collect();
     let options = ssh_options(&args.ssh);
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
     let hosts = sources.len();
@@ -238,8 +230,8 @@ pub async fn logs(ctx: &ControlContext, args: &LogsArgs) -> Result<u8> {
         let options = options.clone();
         tokio::spawn(async move {
             let result = match &source {
-                Source::Local => read_local(&query, &tx).await,
-                Source::Ssh(host) => read_remote(host, &options, &query, &tx).await,
+                Target::Local => read_local(&query, &tx).await,
+                Target::Ssh(host) => read_remote(host, &options, &query, &tx).await,
             };
             let last = match result {
                 Ok(()) if query.follow => return,

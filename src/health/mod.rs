@@ -3,17 +3,22 @@
 //!
 //! The pure parts live here and in [`check`]: lag of a partition, assembling a group's
 //! reading, mapping a member's client id to an instance, joining instance rows with their
-//! partitions, threshold evaluation and perfdata. [`kafka`] reads offsets, watermarks and
+//! partitions, threshold evaluation and perfdata. [`groups`] reads offsets, watermarks and
 //! group members from the brokers (blocking librdkafka calls, run off the async runtime);
-//! [`commands`] wires it all to the command line.
+//! [`output`] prints the lag tables. The commands are in `crate::commands` (`lag`, `status`,
+//! `check`).
 
-pub mod check;
-pub mod commands;
-pub mod kafka;
+pub(crate) mod check;
+pub(crate) mod groups;
+pub(crate) mod output;
 
+use crate::cli::KafkaArgs;
 use crate::control::output::StatusRow;
+use crate::manifest::Manifest;
+use groups::{connection_settings, GroupQuery};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// One partition of a consumer group's topics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,24 +163,6 @@ pub fn assemble(
     }
 }
 
-/// Whether a status row's host is the host a client id names. A local row (`localhost`)
-/// matches this machine's host name; a fleet row (`user@address:port`) matches its address
-/// or the address's first label (`web1` for `web1.example.com`).
-pub fn same_host(row_host: &str, client_hostname: &str, local_hostname: &str) -> bool {
-    if row_host == "localhost" {
-        return client_hostname == local_hostname;
-    }
-    let address = row_host.rsplit_once('@').map_or(row_host, |(_, a)| a);
-    let address = match address.rsplit_once(':') {
-        Some((a, port)) if port.chars().all(|c| c.is_ascii_digit()) => a,
-        _ => address,
-    };
-    let address = address.trim_start_matches('[').trim_end_matches(']');
-    address == client_hostname
-        || address.split('.').next() == Some(client_hostname)
-        || client_hostname.split('.').next() == Some(address)
-}
-
 /// An instance row of `status --lag`: the status and the partitions its member has.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstanceLag {
@@ -205,7 +192,7 @@ pub fn join(rows: &[StatusRow], groups: &[GroupLag], local_hostname: &str) -> Ve
                             p.instance.as_deref() == Some(&format!("{name}:{index}"))
                                 && p.hostname
                                     .as_deref()
-                                    .is_some_and(|h| same_host(&row.host, h, local_hostname))
+                                    .is_some_and(|h| row.target.is_named(h, local_hostname))
                         })
                         .cloned()
                         .collect()
@@ -221,6 +208,62 @@ pub fn join(rows: &[StatusRow], groups: &[GroupLag], local_hostname: &str) -> Ve
             }
         })
         .collect()
+}
+
+/// The groups to read: every consumer of the manifest with topics (or only `-c NAME`), from
+/// `--brokers`/`KAFKACTL_BROKERS`, else the manifest's `brokers:`.
+pub(crate) fn group_queries(
+    manifest: &Manifest,
+    consumer: Option<&str>,
+    kafka: &KafkaArgs,
+) -> Result<Vec<GroupQuery>, String> {
+    let brokers = match kafka.brokers.as_deref().filter(|b| !b.trim().is_empty()) {
+        Some(b) => b.trim().to_string(),
+        None => manifest.bootstrap_servers().ok_or_else(|| {
+            format!(
+                "{}: no brokers: set `brokers:` in the manifest, or --brokers / KAFKACTL_BROKERS",
+                manifest.path.display()
+            )
+        })?,
+    };
+    if let Some(name) = consumer {
+        if manifest.consumer(name).is_none() {
+            return Err(format!(
+                "{}: no consumer named `{name}`",
+                manifest.path.display()
+            ));
+        }
+    }
+    Ok(manifest
+        .consumers
+        .iter()
+        .filter(|c| consumer.is_none_or(|n| c.name == n))
+        .filter(|c| !c.topics.is_empty())
+        .map(|c| GroupQuery {
+            consumer: c.name.clone(),
+            group: c.group_id(&manifest.app),
+            topics: c.topics.clone(),
+            brokers: brokers.clone(),
+            connection: connection_settings(&c.kafka),
+            timeout: Duration::from_secs(kafka.kafka_timeout),
+        })
+        .collect())
+}
+
+/// Pairs each group name with its reading: the groups read, and why the others were not.
+pub(crate) fn split_readings(
+    names: Vec<String>,
+    results: Vec<Result<GroupLag, String>>,
+) -> (Vec<GroupLag>, Vec<String>) {
+    let mut groups = Vec::new();
+    let mut failed = Vec::new();
+    for (name, result) in names.into_iter().zip(results) {
+        match result {
+            Ok(g) => groups.push(g),
+            Err(why) => failed.push(format!("{name}: {why}")),
+        }
+    }
+    (groups, failed)
 }
 
 #[cfg(test)]
@@ -306,20 +349,15 @@ mod tests {
         assert_eq!(g.total_lag, 10 + 20 + 2);
     }
 
-    #[test]
-    fn hosts_match_by_name_address_or_first_label() {
-        assert!(same_host("localhost", "server1", "server1"));
-        assert!(!same_host("localhost", "server2", "server1"));
-        assert!(same_host("deploy@web1:22", "web1", "x"));
-        assert!(same_host("deploy@web1.example.com:22", "web1", "x"));
-        assert!(same_host("10.0.0.5:2222", "10.0.0.5", "x"));
-        assert!(same_host("[fd00::7]:22", "fd00::7", "x"));
-        assert!(!same_host("deploy@web2:22", "web1", "x"));
-    }
-
     fn row(host: &str, instance: &str) -> StatusRow {
+        let target = if host == "localhost" {
+            crate::target::Target::Local
+        } else {
+            crate::target::Target::Ssh(crate::manifest::Host::parse(host).unwrap())
+        };
         StatusRow {
-            host: host.into(),
+            host: target.label(),
+            target,
             unit: format!("kafka-consumer@{instance}.service"),
             instance: instance.into(),
             active_state: "active".into(),

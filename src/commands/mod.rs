@@ -1,0 +1,138 @@
+//! The operator's subcommands, one file each, from parsed arguments to an exit code.
+//!
+//! Every command that acts on systemd resolves its hosts to [`Target`]s first (this machine
+//! unless `--hosts`/`--fleet` name others: [`select`]) and then runs one code path for all of
+//! them. What can be checked without a connection (flags, the manifest, the host list) is
+//! checked before anything is reached, so bad input exits 2 having touched nothing.
+
+mod check;
+mod deploy;
+mod install_units;
+mod lag;
+mod logs;
+mod spawn;
+mod status;
+mod stop;
+
+use crate::cli::{Command, SshArgs};
+use crate::error::Failure;
+use crate::fleet::{self, FleetHost};
+use crate::manifest::Manifest;
+use crate::plan::Desired;
+use crate::systemd::Scope;
+use crate::target::Target;
+use crate::transport::SshOptions;
+use anyhow::Result;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Global settings the commands share.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// System or user manager.
+    pub scope: Scope,
+    /// The manifest path (`-f`).
+    pub manifest: PathBuf,
+    /// Whether `-f`/`KAFKACTL_MANIFEST` named it (then it must exist).
+    pub manifest_explicit: bool,
+}
+
+impl Context {
+    /// Loads and validates the manifest; `Ok(None)` when it is optional and absent.
+    pub fn manifest(&self, required: bool) -> Result<Option<Manifest>> {
+        if !self.manifest.exists() && !required && !self.manifest_explicit {
+            return Ok(None);
+        }
+        Manifest::load(&self.manifest)
+            .map(Some)
+            .map_err(|e| Failure::Usage(e.to_string()).into())
+    }
+}
+
+/// Runs one control-plane or monitoring command and returns its exit code.
+pub(crate) async fn run(ctx: &Context, command: Command) -> Result<u8> {
+    match command {
+        Command::Spawn(args) => spawn::spawn(ctx, &args).await,
+        Command::Stop(args) => stop::stop_or_restart(ctx, &args, crate::plan::Step::Stop).await,
+        Command::Restart(args) => {
+            stop::stop_or_restart(ctx, &args, crate::plan::Step::Restart).await
+        }
+        Command::DisableAndStop(args) => stop::disable_and_stop(ctx, &args).await,
+        Command::Status(args) => status::status(ctx, &args).await,
+        Command::InstallUnits(args) => install_units::install_units(ctx, &args).await,
+        Command::Deploy(args) => deploy::deploy(ctx, &args).await,
+        Command::Lag(args) => lag::lag(ctx, &args).await,
+        Command::Check(args) => Ok(check::check(ctx, &args).await),
+        Command::Logs(args) => logs::logs(ctx, &args).await,
+        Command::Proxy(_)
+        | Command::Worker(_)
+        | Command::Dev(_)
+        | Command::Completions(_)
+        | Command::Manpage => unreachable!("not a control command: {command:?}"),
+    }
+}
+
+/// A bad-input error (exit 2).
+fn usage(message: String) -> anyhow::Error {
+    Failure::Usage(message).into()
+}
+
+/// Refuses a `-c` that cannot be a consumer name, before anything is reached.
+fn check_consumer_name(name: Option<&str>) -> Result<()> {
+    match name {
+        Some(n) if !crate::units::valid_name(n) => Err(usage(format!(
+            "'{n}' is not a valid consumer name (lowercase letters, digits and '_')"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The SSH settings of the command line.
+fn ssh_options(args: &SshArgs) -> SshOptions {
+    SshOptions {
+        known_hosts: args
+            .known_hosts
+            .clone()
+            .unwrap_or_else(SshOptions::default_known_hosts),
+        accept_new_host_keys: args.accept_new_host_keys,
+        identity: args.identity.clone(),
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+    }
+}
+
+/// The hosts a command acts on, each with what the manifest places there: the hosts of
+/// `--hosts` (matched against the manifest when there is one) or of `--fleet`; without
+/// either, this machine with every consumer of the manifest (when there is one).
+///
+/// `manifest_required` makes a missing manifest an error even without `--fleet`.
+fn select(
+    ctx: &Context,
+    ssh: &SshArgs,
+    fleet: bool,
+    manifest_required: bool,
+) -> Result<Vec<FleetHost>> {
+    let listed = fleet::parse_hosts(&ssh.hosts).map_err(usage)?;
+    if fleet && !listed.is_empty() {
+        return Err(usage("give --hosts or --fleet, not both".into()));
+    }
+    let manifest = ctx.manifest(fleet || manifest_required)?;
+    if !fleet && listed.is_empty() {
+        return Ok(vec![FleetHost {
+            target: Target::Local,
+            desired: manifest
+                .as_ref()
+                .map(Desired::every_consumer)
+                .unwrap_or_default(),
+        }]);
+    }
+    match manifest {
+        Some(manifest) => fleet::targets(&manifest, &listed).map_err(usage),
+        None => Ok(listed
+            .into_iter()
+            .map(|host| FleetHost {
+                target: Target::Ssh(host),
+                desired: Vec::new(),
+            })
+            .collect()),
+    }
+}

@@ -1,0 +1,144 @@
+//! `kafkactl status [-c NAME] [--hosts H,... | --fleet] [--lag] [-o table|json]`: the consumer
+//! instances of every target, one row each, optionally with each instance's partitions and lag.
+
+use super::{check_consumer_name, select, ssh_options, usage, Context};
+use crate::cli::{OutputFormat, SshArgs, StatusArgs};
+use crate::control::instance_statuses;
+use crate::control::output::{self, StatusRow};
+use crate::error::EXIT_NOT_ACTIVE;
+use crate::fleet::fan_out;
+use crate::health::groups::read_groups;
+use crate::health::output::{instance_lag_table, lag_notes};
+use crate::health::{group_queries, join, split_readings, GroupLag, InstanceLag};
+use crate::target::Target;
+use anyhow::Result;
+use serde::Serialize;
+
+/// `status`: exit 0 when every listed instance is active, else [`EXIT_NOT_ACTIVE`]; with
+/// `--lag`, 1 when the lag could not be read.
+pub(super) async fn status(ctx: &Context, args: &StatusArgs) -> Result<u8> {
+    check_consumer_name(args.consumer.as_deref())?;
+    if args.lag {
+        return status_with_lag(ctx, args).await;
+    }
+    let (rows, with_host) = rows(ctx, &args.ssh, args.fleet, args.consumer.as_deref()).await?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Table if rows.is_empty() => println!("no kafka-consumer instances"),
+        OutputFormat::Table => println!(
+            "{}",
+            output::status_table(&rows, with_host, output::color_enabled())
+        ),
+    }
+    Ok(exit_code(&rows))
+}
+
+/// 0 when every row is an active instance, else [`EXIT_NOT_ACTIVE`].
+fn exit_code(rows: &[StatusRow]) -> u8 {
+    if rows.iter().all(StatusRow::is_active) {
+        0
+    } else {
+        EXIT_NOT_ACTIVE
+    }
+}
+
+/// The instance rows of every target (only `consumer`'s when given), and whether they need a
+/// host column (some target is not this machine). A host that cannot be read is one row,
+/// `unreachable`, with the reason; when the only target is this machine, not reaching its
+/// manager is the command's error.
+pub(super) async fn rows(
+    ctx: &Context,
+    ssh: &SshArgs,
+    fleet: bool,
+    consumer: Option<&str>,
+) -> Result<(Vec<StatusRow>, bool)> {
+    let targets = select(ctx, ssh, fleet, false)?;
+    let with_host = targets.iter().any(|t| t.target != Target::Local);
+    let options = ssh_options(ssh);
+    let scope = ctx.scope;
+    let per_target: Vec<Result<Vec<StatusRow>, (Target, String)>> =
+        fan_out(targets, ssh.parallel as usize, |host| {
+            let options = &options;
+            async move {
+                let read = match host.target.connect(scope, options).await {
+                    Ok(systemd) => instance_statuses(&systemd, consumer)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(why) => Err(why),
+                };
+                match read {
+                    Ok(list) => Ok(list
+                        .into_iter()
+                        .map(|(instance, status)| StatusRow::new(&host.target, &instance, status))
+                        .collect()),
+                    Err(why) => Err((host.target, why)),
+                }
+            }
+        })
+        .await;
+    let mut rows = Vec::new();
+    for read in per_target {
+        match read {
+            Ok(list) => rows.extend(list),
+            Err((Target::Local, why)) => return Err(anyhow::Error::msg(why)),
+            Err((target, why)) => rows.push(StatusRow::unreachable(&target, why)),
+        }
+    }
+    Ok((rows, with_host))
+}
+
+/// What `status --lag -o json` prints.
+#[derive(Debug, Serialize)]
+struct StatusLag<'a> {
+    instances: &'a [InstanceLag],
+    groups: &'a [GroupLag],
+    errors: &'a [String],
+}
+
+/// `status --lag`: the status table, then every instance's partitions (partitions no
+/// instance of these rows has are listed with INSTANCE `-`). Exit as `status` does, or 1 when
+/// the lag could not be read.
+async fn status_with_lag(ctx: &Context, args: &StatusArgs) -> Result<u8> {
+    let manifest = ctx.manifest(true)?.expect("required");
+    let queries = group_queries(&manifest, args.consumer.as_deref(), &args.kafka).map_err(usage)?;
+    let names: Vec<String> = queries.iter().map(|q| q.group.clone()).collect();
+    let (rows, readings) = futures::join!(
+        rows(ctx, &args.ssh, args.fleet, args.consumer.as_deref()),
+        read_groups(queries)
+    );
+    let (rows, with_host) = rows?;
+    let (groups, failed) = split_readings(names, readings);
+    let joined = join(&rows, &groups, &crate::worker::settings::hostname());
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&StatusLag {
+                instances: &joined,
+                groups: &groups,
+                errors: &failed,
+            })?
+        ),
+        OutputFormat::Table => {
+            if rows.is_empty() {
+                println!("no kafka-consumer instances");
+            } else {
+                println!(
+                    "{}",
+                    output::status_table(&rows, with_host, output::color_enabled())
+                );
+            }
+            println!("{}", instance_lag_table(&joined, &groups, with_host));
+            for note in lag_notes(&groups) {
+                println!("note: {note}");
+            }
+        }
+    }
+    for why in &failed {
+        eprintln!("kafkactl: lag: {why}");
+    }
+    Ok(if failed.is_empty() {
+        exit_code(&rows)
+    } else {
+        1
+    })
+}
