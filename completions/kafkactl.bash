@@ -61,6 +61,9 @@ _kafkactl() {
             kafkactl,stop)
                 cmd="kafkactl__subcmd__stop"
                 ;;
+            kafkactl,top)
+                cmd="kafkactl__subcmd__top"
+                ;;
             kafkactl,worker)
                 cmd="kafkactl__subcmd__worker"
                 ;;
@@ -121,6 +124,9 @@ _kafkactl() {
             kafkactl__subcmd__help,stop)
                 cmd="kafkactl__subcmd__help__subcmd__stop"
                 ;;
+            kafkactl__subcmd__help,top)
+                cmd="kafkactl__subcmd__help__subcmd__top"
+                ;;
             kafkactl__subcmd__help,worker)
                 cmd="kafkactl__subcmd__help__subcmd__worker"
                 ;;
@@ -134,7 +140,7 @@ _kafkactl() {
 
     case "${cmd}" in
         kafkactl)
-            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help"
+            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -160,7 +166,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__check)
-            opts="-c -i -f -h -V --consumer --lag-warning --lag-critical --inactive-warning --inactive-critical --restarts-warning --restarts-critical --no-lag --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --brokers --kafka-timeout --log --user --manifest --help --version"
+            opts="-c -i -f -h -V --consumer --lag-warning --lag-critical --inactive-warning --inactive-critical --restarts-warning --restarts-critical --missing-warning --missing-critical --window --no-lag --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --brokers --kafka-timeout --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,6 +201,18 @@ _kafkactl() {
                     return 0
                     ;;
                 --restarts-critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --missing-warning)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --missing-critical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -486,7 +504,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__help)
-            opts="proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help"
+            opts="proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -723,6 +741,20 @@ _kafkactl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kafkactl__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kafkactl__subcmd__help__subcmd__worker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -804,7 +836,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__lag)
-            opts="-c -o -f -h -V --consumer --output --brokers --kafka-timeout --log --user --manifest --help --version"
+            opts="-c -o -f -h -V --consumer --output --window --brokers --kafka-timeout --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -824,6 +856,10 @@ _kafkactl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --brokers)
@@ -1100,7 +1136,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__status)
-            opts="-c -o -i -f -h -V --consumer --output --fleet --lag --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --brokers --kafka-timeout --log --user --manifest --help --version"
+            opts="-c -o -i -f -h -V --consumer --output --fleet --lag --watch --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --brokers --kafka-timeout --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1120,6 +1156,10 @@ _kafkactl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --hosts)
@@ -1185,6 +1225,76 @@ _kafkactl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__top)
+            opts="-c -i -f -h -V --consumer --interval --fleet --no-lag --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --brokers --kafka-timeout --log --user --manifest --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --consumer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --brokers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kafka-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -39,6 +39,7 @@ complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "status" -d 'Show 
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "lag" -d 'Show consumer groups\' lag per partition (committed offset, high watermark, member)'
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "logs" -d 'Show consumer instances\' journald logs, merged across hosts in time order'
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "check" -d 'Icinga/Nagios plugin: instances, restarts and lag against thresholds (exit 0/1/2/3)'
+complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "top" -d 'Live full-screen view of consumer instances and their groups (a terminal only)'
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "deploy" -d 'Reconcile the manifest on every host of the fleet'
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "install-units" -d 'Install kafkactl\'s systemd unit files and reload systemd'
 complete -c kafkactl -n "__fish_kafkactl_needs_command" -f -a "completions" -d 'Print shell completions'
@@ -98,6 +99,7 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand disable-and-stop" -s V
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s c -l consumer -d 'Consumer name' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'JSON for programs'"
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l watch -d 'Reprint every SECS seconds (default 2) until Ctrl-C' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -l known-hosts -d 'The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s i -l identity -d 'SSH private key for hosts whose manifest entry names none [default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
@@ -116,6 +118,7 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand status" -s V -l versio
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand lag" -s c -l consumer -d 'Consumer name (every consumer of the manifest when absent)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand lag" -s o -l output -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'JSON for programs'"
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand lag" -l window -d 'Read twice, SECS seconds apart, and say whether each group is OK, LAGGING, STALLED or IDLE, with its commit rate' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand lag" -l brokers -d 'Kafka bootstrap servers, overriding the manifest\'s `brokers:`' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand lag" -l kafka-timeout -d 'Seconds each request to the brokers may take' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand lag" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
@@ -149,6 +152,9 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l inactive-war
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l inactive-critical -d 'CRITICAL when more than N instances are not active' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l restarts-warning -d 'WARNING when an instance was restarted automatically more than N times (NRestarts)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l restarts-critical -d 'CRITICAL when an instance was restarted automatically more than N times (NRestarts)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l missing-warning -d 'WARNING when more than N instances the manifest places on the hosts are not running [default: 0]' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l missing-critical -d 'CRITICAL when more than N wanted instances are not running [default: CRITICAL when every instance of some consumer is missing]' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l window -d 'Read the groups twice, SECS seconds apart: STALLED (lag and no commit moving) is CRITICAL, LAGGING (lag growing while committing) is WARNING' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l known-hosts -d 'The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -s i -l identity -d 'SSH private key for hosts whose manifest entry names none [default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
@@ -164,6 +170,23 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l accept-new-h
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -s h -l help -d 'Print help'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand check" -s V -l version -d 'Print version'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -s c -l consumer -d 'Consumer name (every consumer when absent)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l interval -d 'Seconds between refreshes' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l known-hosts -d 'The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -s i -l identity -d 'SSH private key for hosts whose manifest entry names none [default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l connect-timeout -d 'Seconds to connect to and authenticate with one host' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l parallel -d 'Hosts worked on at once' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l brokers -d 'Kafka bootstrap servers, overriding the manifest\'s `brokers:`' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l kafka-timeout -d 'Seconds each request to the brokers may take' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l fleet -d 'Every host of the manifest (`hosts:` and `roles:`) instead of this one'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l no-lag -d 'Do not read lag from Kafka'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l accept-new-host-keys -d 'Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -l user -d 'Talk to the calling user\'s systemd manager instead of the system manager'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -s h -l help -d 'Print help'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand top" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l batch-size -d 'Most instances of one consumer restarted at once across the fleet (never all of them)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand deploy" -l known-hosts -d 'The known_hosts file host keys are checked against [default: ~/.ssh/known_hosts]' -r -F
@@ -227,20 +250,21 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_s
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from broker" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from help" -f -a "broker" -d 'Run an in-memory Kafka-protocol broker (librdkafka\'s mock cluster) for trying kafkactl and for tests'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand dev; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "proxy" -d 'Run the Rafka-compatible Kafka gateway (Redis protocol)'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "worker" -d 'Run one consumer instance (what systemd\'s kafka-consumer@NAME:N starts)'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "spawn" -d 'Enable and start consumer instances NAME:1..N, stopping those above N'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "stop" -d 'Stop consumer instances'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "restart" -d 'Restart consumer instances'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "disable-and-stop" -d 'Stop and disable consumer instances (all of them without -c)'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "status" -d 'Show consumer instances'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "lag" -d 'Show consumer groups\' lag per partition (committed offset, high watermark, member)'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "logs" -d 'Show consumer instances\' journald logs, merged across hosts in time order'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "check" -d 'Icinga/Nagios plugin: instances, restarts and lag against thresholds (exit 0/1/2/3)'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "deploy" -d 'Reconcile the manifest on every host of the fleet'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "install-units" -d 'Install kafkactl\'s systemd unit files and reload systemd'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "completions" -d 'Print shell completions'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "manpage" -d 'Print the man page (roff)'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "dev" -d 'Development tools'
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check deploy install-units completions manpage dev help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "proxy" -d 'Run the Rafka-compatible Kafka gateway (Redis protocol)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "worker" -d 'Run one consumer instance (what systemd\'s kafka-consumer@NAME:N starts)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "spawn" -d 'Enable and start consumer instances NAME:1..N, stopping those above N'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "stop" -d 'Stop consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "restart" -d 'Restart consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "disable-and-stop" -d 'Stop and disable consumer instances (all of them without -c)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "status" -d 'Show consumer instances'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "lag" -d 'Show consumer groups\' lag per partition (committed offset, high watermark, member)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "logs" -d 'Show consumer instances\' journald logs, merged across hosts in time order'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "check" -d 'Icinga/Nagios plugin: instances, restarts and lag against thresholds (exit 0/1/2/3)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "top" -d 'Live full-screen view of consumer instances and their groups (a terminal only)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "deploy" -d 'Reconcile the manifest on every host of the fleet'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "install-units" -d 'Install kafkactl\'s systemd unit files and reload systemd'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "completions" -d 'Print shell completions'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "manpage" -d 'Print the man page (roff)'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "dev" -d 'Development tools'
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and not __fish_seen_subcommand_from proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand help; and __fish_seen_subcommand_from dev" -f -a "broker" -d 'Run an in-memory Kafka-protocol broker (librdkafka\'s mock cluster) for trying kafkactl and for tests'

@@ -139,6 +139,7 @@ _arguments "${_arguments_options[@]}" : \
 json\:"JSON for programs"))' \
 '--output=[Output format]:OUTPUT:((table\:"A table for people"
 json\:"JSON for programs"))' \
+'--watch=[Reprint every SECS seconds (default 2) until Ctrl-C]::SECS:_default' \
 '*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
 '--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
 '-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
@@ -168,6 +169,7 @@ _arguments "${_arguments_options[@]}" : \
 json\:"JSON for programs"))' \
 '--output=[Output format]:OUTPUT:((table\:"A table for people"
 json\:"JSON for programs"))' \
+'--window=[Read twice, SECS seconds apart, and say whether each group is OK, LAGGING, STALLED or IDLE, with its commit rate]:SECS:_default' \
 '--brokers=[Kafka bootstrap servers, overriding the manifest'\''s \`brokers\:\`]:BROKERS:_default' \
 '--kafka-timeout=[Seconds each request to the brokers may take]:SECS:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
@@ -222,6 +224,9 @@ _arguments "${_arguments_options[@]}" : \
 '--inactive-critical=[CRITICAL when more than N instances are not active]:N:_default' \
 '--restarts-warning=[WARNING when an instance was restarted automatically more than N times (NRestarts)]:N:_default' \
 '--restarts-critical=[CRITICAL when an instance was restarted automatically more than N times (NRestarts)]:N:_default' \
+'--missing-warning=[WARNING when more than N instances the manifest places on the hosts are not running \[default\: 0\]]:N:_default' \
+'--missing-critical=[CRITICAL when more than N wanted instances are not running \[default\: CRITICAL when every instance of some consumer is missing\]]:N:_default' \
+'--window=[Read the groups twice, SECS seconds apart\: STALLED (lag and no commit moving) is CRITICAL, LAGGING (lag growing while committing) is WARNING]:SECS:_default' \
 '*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
 '--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
 '-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
@@ -235,6 +240,32 @@ _arguments "${_arguments_options[@]}" : \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--no-lag[Do not read lag from Kafka (instances and restarts only)]' \
 '--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(top)
+_arguments "${_arguments_options[@]}" : \
+'-c+[Consumer name (every consumer when absent)]:CONSUMER:_default' \
+'--consumer=[Consumer name (every consumer when absent)]:CONSUMER:_default' \
+'--interval=[Seconds between refreshes]:SECS:_default' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
+'--brokers=[Kafka bootstrap servers, overriding the manifest'\''s \`brokers\:\`]:BROKERS:_default' \
+'--kafka-timeout=[Seconds each request to the brokers may take]:SECS:_default' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--no-lag[Do not read lag from Kafka]' \
 '--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
 '-h[Print help]' \
@@ -435,6 +466,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(top)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (deploy)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -497,6 +532,7 @@ _kafkactl_commands() {
 'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
 'logs:Show consumer instances'\'' journald logs, merged across hosts in time order' \
 'check:Icinga/Nagios plugin\: instances, restarts and lag against thresholds (exit 0/1/2/3)' \
+'top:Live full-screen view of consumer instances and their groups (a terminal only)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
 'completions:Print shell completions' \
@@ -570,6 +606,7 @@ _kafkactl__subcmd__help_commands() {
 'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
 'logs:Show consumer instances'\'' journald logs, merged across hosts in time order' \
 'check:Icinga/Nagios plugin\: instances, restarts and lag against thresholds (exit 0/1/2/3)' \
+'top:Live full-screen view of consumer instances and their groups (a terminal only)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
 'completions:Print shell completions' \
@@ -661,6 +698,11 @@ _kafkactl__subcmd__help__subcmd__stop_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl help stop commands' commands "$@"
 }
+(( $+functions[_kafkactl__subcmd__help__subcmd__top_commands] )) ||
+_kafkactl__subcmd__help__subcmd__top_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help top commands' commands "$@"
+}
 (( $+functions[_kafkactl__subcmd__help__subcmd__worker_commands] )) ||
 _kafkactl__subcmd__help__subcmd__worker_commands() {
     local commands; commands=()
@@ -710,6 +752,11 @@ _kafkactl__subcmd__status_commands() {
 _kafkactl__subcmd__stop_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl stop commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__top_commands] )) ||
+_kafkactl__subcmd__top_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl top commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__worker_commands] )) ||
 _kafkactl__subcmd__worker_commands() {

@@ -9,6 +9,8 @@ PKGS=(
   cmake build-essential pkg-config libssl-dev zlib1g-dev libcurl4-openssl-dev
   # tests: real peers over real protocols (openssh-server: the fleet rig's sshd per test host)
   dbus openssh-server ruby ruby-redis redis-tools procps bc python3
+  # tests: `kafkactl top` is driven in a real terminal (send-keys, capture-pane)
+  tmux
 )
 
 missing=()

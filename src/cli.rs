@@ -60,6 +60,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Icinga/Nagios plugin: instances, restarts and lag against thresholds (exit 0/1/2/3)
     Check(CheckArgs),
+    /// Live full-screen view of consumer instances and their groups (a terminal only)
+    Top(TopArgs),
     /// Reconcile the manifest on every host of the fleet
     Deploy(DeployArgs),
     /// Install kafkactl's systemd unit files and reload systemd
@@ -182,10 +184,38 @@ pub struct StatusArgs {
     /// Also show each instance's partitions: committed offset, high watermark, lag
     #[arg(long)]
     pub lag: bool,
+    /// Reprint every SECS seconds (default 2) until Ctrl-C
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub watch: Option<u64>,
     /// How to reach hosts (with --hosts or --fleet)
     #[command(flatten)]
     pub ssh: SshArgs,
     /// How to reach Kafka (with --lag)
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// `kafkactl top`
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Consumer name (every consumer when absent)
+    #[arg(short = 'c', long)]
+    pub consumer: Option<String>,
+    /// Seconds between refreshes
+    #[arg(long, value_name = "SECS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// Do not read lag from Kafka
+    #[arg(long)]
+    pub no_lag: bool,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// How to reach Kafka
     #[command(flatten)]
     pub kafka: KafkaArgs,
 }
@@ -240,6 +270,10 @@ pub struct LagArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// Read twice, SECS seconds apart, and say whether each group is OK, LAGGING, STALLED or
+    /// IDLE, with its commit rate
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub window: Option<u64>,
     /// How to reach Kafka
     #[command(flatten)]
     pub kafka: KafkaArgs,
@@ -269,6 +303,18 @@ pub struct CheckArgs {
     /// CRITICAL when an instance was restarted automatically more than N times (NRestarts)
     #[arg(long, value_name = "N")]
     pub restarts_critical: Option<u64>,
+    /// WARNING when more than N instances the manifest places on the hosts are not running
+    /// [default: 0]
+    #[arg(long, value_name = "N")]
+    pub missing_warning: Option<u64>,
+    /// CRITICAL when more than N wanted instances are not running [default: CRITICAL when
+    /// every instance of some consumer is missing]
+    #[arg(long, value_name = "N")]
+    pub missing_critical: Option<u64>,
+    /// Read the groups twice, SECS seconds apart: STALLED (lag and no commit moving) is
+    /// CRITICAL, LAGGING (lag growing while committing) is WARNING
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub window: Option<u64>,
     /// Do not read lag from Kafka (instances and restarts only)
     #[arg(long)]
     pub no_lag: bool,

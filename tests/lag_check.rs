@@ -206,7 +206,26 @@ fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
         all.extend_from_slice(args);
         lagged.run(&all)
     };
+    // Nothing of lag_check runs although the manifest wants one instance: CRITICAL, named.
     let out = check(&["--lag-warning", "100", "--lag-critical", "1000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with(
+            "KAFKACTL CRITICAL - lag_check: 1 of 1 instance(s) missing on localhost \
+             (lag_check:1), 0 instance(s) active, max lag 26 (lag_check) | "
+        ),
+        "{line}"
+    );
+    // With that instance allowed to be missing, the lag alone decides.
+    let allow_missing = ["--missing-warning", "1", "--missing-critical", "1"];
+    let out = check(
+        &[
+            &allow_missing[..],
+            &["--lag-warning", "100", "--lag-critical", "1000"],
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let line = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -216,7 +235,13 @@ fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
     assert!(line.contains("'lag_check_lag'=26;100;1000;0"), "{line}");
     assert_eq!(line.lines().count(), 1, "{line}");
 
-    let out = check(&["--lag-warning", "25", "--lag-critical", "1000"]);
+    let out = check(
+        &[
+            &allow_missing[..],
+            &["--lag-warning", "25", "--lag-critical", "1000"],
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)
@@ -225,7 +250,13 @@ fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
         text(&out)
     );
 
-    let out = check(&["--lag-warning", "10", "--lag-critical", "20"]);
+    let out = check(
+        &[
+            &allow_missing[..],
+            &["--lag-warning", "10", "--lag-critical", "20"],
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)
@@ -236,6 +267,10 @@ fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
 
     // Nothing listens on port 1.
     let out = check(&[
+        "--missing-warning",
+        "1",
+        "--missing-critical",
+        "1",
         "--lag-warning",
         "100",
         "--brokers",
@@ -378,4 +413,179 @@ fn check_counts_inactive_instances_and_status_lag_joins_instances_with_partition
         "{last}"
     );
     assert!(last.contains("'restarts_max'="), "{last}");
+}
+
+#[test]
+fn check_names_the_wanted_instances_that_do_not_run() {
+    let _lock = lock();
+    let lagged = Lagged::new("wanted");
+    // The manifest wants two instances.
+    let manifest = std::fs::read_to_string(lagged.manifest()).unwrap();
+    std::fs::write(
+        lagged.manifest(),
+        manifest.replace("    topic: orders\n", "    topic: orders\n    scale: 2\n"),
+    )
+    .unwrap();
+    install_fake_worker_units(&lagged);
+    let _stop = Stop(&lagged, &["wanted"]);
+    let _ = lagged.run(&["disable-and-stop", "-c", "wanted"]);
+    let check = || {
+        let out = lagged.run(&["check", "--no-lag"]);
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), line)
+    };
+
+    // None spawned: the whole consumer is down.
+    let (code, line) = check();
+    assert_eq!(code, Some(2), "{line}");
+    assert!(
+        line.starts_with(
+            "KAFKACTL CRITICAL - wanted: 2 of 2 instance(s) missing on localhost \
+             (wanted:1, wanted:2)"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("'wanted'=2;;;0 'missing'=2;0;;0"), "{line}");
+
+    // Half spawned.
+    let out = lagged.run(&["spawn", "-c", "wanted", "-w", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, line) = check();
+    assert_eq!(code, Some(1), "{line}");
+    assert!(
+        line.starts_with(
+            "KAFKACTL WARNING - wanted: 1 of 2 instance(s) missing on localhost (wanted:2)"
+        ),
+        "{line}"
+    );
+    assert!(line.contains("'missing'=1;0;;0"), "{line}");
+
+    // All up.
+    let out = lagged.run(&["spawn", "-c", "wanted"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, line) = check();
+    assert_eq!(code, Some(0), "{line}");
+    assert!(line.contains("'wanted'=2;;;0 'missing'=0;0;;0"), "{line}");
+
+    // A host that cannot be reached is UNKNOWN, not missing instances.
+    let out = lagged.run(&[
+        "check",
+        "--no-lag",
+        "--hosts",
+        "127.0.0.1:1",
+        "--connect-timeout",
+        "2",
+    ]);
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{line}");
+    assert!(
+        line.starts_with("KAFKACTL UNKNOWN - 127.0.0.1:1: "),
+        "{line}"
+    );
+    assert!(!line.contains("missing on"), "{line}");
+    assert!(line.contains("'wanted'=0;;;0"), "{line}");
+}
+
+/// Reads lines of a child's stderr until one contains `wanted`; returns them all.
+fn wait_for_line(child: &mut std::process::Child, wanted: &str) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.as_mut().unwrap();
+    let mut reader = std::io::BufReader::new(stderr);
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            panic!("stderr ended before {wanted:?}: {seen}");
+        }
+        seen.push_str(&line);
+        if line.contains(wanted) {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn a_window_tells_stalled_lagging_and_caught_up_groups_apart() {
+    let broker = Broker::start(&["--topic", "win:1"]);
+    produce(&broker.bootstrap, "win", 0, 100);
+    for name in ["stalled", "slow", "caughtup"] {
+        commit(&broker.bootstrap, &format!("wintest-{name}"), "win", 0, 40);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("kafka_consumers.yml");
+    let mut text_of = format!("app: wintest\nbrokers: {}\nconsumers:\n", broker.bootstrap);
+    for name in ["stalled", "slow", "caughtup"] {
+        text_of.push_str(&format!(
+            "  - name: {name}\n    topic: win\n    command: [python3, handler.py]\n"
+        ));
+    }
+    std::fs::write(&manifest, text_of).unwrap();
+    let mut child = Command::new(kafkactl())
+        .arg("-f")
+        .arg(&manifest)
+        .args(["lag", "--window", "5", "-o", "json"])
+        .env_remove("KAFKACTL_BROKERS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Inside the window: 100 more messages; `slow` commits 20 of them, `caughtup` all.
+    wait_for_line(&mut child, "first reading taken");
+    produce(&broker.bootstrap, "win", 0, 100);
+    commit(&broker.bootstrap, "wintest-slow", "win", 0, 60);
+    commit(&broker.bootstrap, "wintest-caughtup", "win", 0, 200);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdict = |group: &str| -> Value {
+        json["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"] == group)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {group} in {json}"))
+    };
+    let stalled = verdict("wintest-stalled");
+    assert_eq!(stalled["progress"], "STALLED", "{json}");
+    assert_eq!(
+        (stalled["lag_start"].as_i64(), stalled["lag_end"].as_i64()),
+        (Some(60), Some(160))
+    );
+    assert_eq!(stalled["committed"], 0, "{json}");
+    let slow = verdict("wintest-slow");
+    assert_eq!(slow["progress"], "LAGGING", "{json}");
+    assert_eq!(slow["committed"], 20, "{json}");
+    assert!(slow["rate"].as_f64().unwrap() > 0.0, "{json}");
+    let caught_up = verdict("wintest-caughtup");
+    assert_eq!(caught_up["progress"], "OK", "{json}");
+    assert_eq!(caught_up["lag_end"], 0, "{json}");
+
+    // The plugin: a stalled group is CRITICAL, named with its lag (its missing instance
+    // allowed, so that only the window decides).
+    let out = Command::new(kafkactl())
+        .arg("--user")
+        .arg("-f")
+        .arg(&manifest)
+        .args([
+            "check",
+            "-c",
+            "stalled",
+            "--window",
+            "1",
+            "--missing-warning",
+            "1",
+            "--missing-critical",
+            "1",
+        ])
+        .env_remove("KAFKACTL_BROKERS")
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        line.starts_with("KAFKACTL CRITICAL - stalled STALLED: lag 160 -> 160 in 1 s, 0 committed"),
+        "{line}"
+    );
+    assert!(line.contains("'stalled_rate'=0.0;;;0"), "{line}");
 }

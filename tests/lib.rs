@@ -15,6 +15,7 @@ mod handler_libraries;
 mod hosts;
 mod kafka_failover;
 mod lag_check;
+mod live_view;
 mod manifest_corpus;
 mod proxy_commands;
 mod proxy_groups;

@@ -2,13 +2,16 @@
 //! `--hosts`/`--fleet`) and, when brokers are known, each group's lag, and prints one plugin
 //! line with perfdata; the exit code is the plugin state.
 
-use super::status::rows;
-use super::{check_consumer_name, Context};
+use super::status::rows_of;
+use super::{check_consumer_name, select, Context};
 use crate::cli::CheckArgs;
 use crate::health::check::{self, CheckInput, InstanceHealth, Outcome, Threshold, Thresholds};
 use crate::health::group_queries;
 use crate::health::groups::read_groups;
+use crate::health::window;
+use crate::plan::Desired;
 use anyhow::Result;
+use std::time::Duration;
 
 /// The thresholds of the command line.
 fn thresholds(args: &CheckArgs) -> Thresholds {
@@ -25,6 +28,11 @@ fn thresholds(args: &CheckArgs) -> Thresholds {
             warning: args.restarts_warning,
             critical: args.restarts_critical,
         },
+        missing: Threshold {
+            warning: Some(args.missing_warning.unwrap_or(0)),
+            critical: args.missing_critical,
+        },
+        consumer_down_is_critical: args.missing_critical.is_none(),
     }
 }
 
@@ -32,7 +40,8 @@ fn thresholds(args: &CheckArgs) -> Thresholds {
 /// and `--no-lag` is not given; lag thresholds without a way to read lag are an error.
 async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
     check_consumer_name(args.consumer.as_deref())?;
-    let wants_lag = args.lag_warning.is_some() || args.lag_critical.is_some();
+    let wants_lag =
+        args.lag_warning.is_some() || args.lag_critical.is_some() || args.window.is_some();
     let manifest = ctx.manifest(args.fleet || wants_lag)?;
     let queries = match (&manifest, args.no_lag) {
         (_, true) => Vec::new(),
@@ -45,7 +54,8 @@ async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
     };
     if wants_lag && queries.is_empty() && !args.no_lag {
         return Err(anyhow::anyhow!(
-            "lag thresholds given, but no consumer{} of {} has a `topic:` to read lag for",
+            "lag thresholds or --window given, but no consumer{} of {} has a `topic:` to read \
+             lag for",
             args.consumer
                 .as_deref()
                 .map_or(String::new(), |c| format!(" named `{c}`")),
@@ -53,12 +63,30 @@ async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
         ));
     }
     let consumers: Vec<String> = queries.iter().map(|q| q.consumer.clone()).collect();
+    let mut hosts = select(ctx, &args.ssh, args.fleet, false)?;
+    for host in &mut hosts {
+        host.desired
+            .retain(|d| args.consumer.as_ref().is_none_or(|c| &d.name == c));
+    }
+    let wanted: Vec<(String, Vec<Desired>)> = hosts
+        .iter()
+        .map(|h| (h.label(), h.desired.clone()))
+        .collect();
+    // With a window: the first reading now, the second (with the rows) at its end.
+    let first = match args.window {
+        Some(secs) => {
+            let first = read_groups(queries.clone()).await;
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            Some(first)
+        }
+        None => None,
+    };
     let (rows, readings) = futures::join!(
-        rows(ctx, &args.ssh, args.fleet, args.consumer.as_deref()),
+        rows_of(ctx, hosts, &args.ssh, args.consumer.as_deref()),
         read_groups(queries)
     );
-    let instances = rows?
-        .0
+    let rows = rows?.0;
+    let instances: Vec<InstanceHealth> = rows
         .into_iter()
         .map(|row| InstanceHealth {
             active: row.is_active(),
@@ -68,6 +96,32 @@ async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
             error: row.error,
         })
         .collect();
+    // A host that could not be read has no verdict on what runs there (it is UNKNOWN).
+    let placed = wanted
+        .iter()
+        .filter(|(host, _)| {
+            !instances
+                .iter()
+                .any(|i| &i.host == host && i.error.is_some())
+        })
+        .flat_map(|(host, desired)| check::placed(host, desired, &instances))
+        .collect();
+    let progress = match (first, args.window) {
+        (Some(first), Some(secs)) => consumers
+            .iter()
+            .zip(first.iter().zip(&readings))
+            .map(|(consumer, pair)| {
+                let verdict = match pair {
+                    (Ok(start), Ok(end)) => {
+                        Ok(window::classify(start, end, Duration::from_secs(secs)))
+                    }
+                    (Err(why), _) | (_, Err(why)) => Err(why.clone()),
+                };
+                (consumer.clone(), verdict)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let lag = consumers
         .into_iter()
         .zip(readings)
@@ -76,7 +130,12 @@ async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
             (consumer, total)
         })
         .collect();
-    Ok(CheckInput { instances, lag })
+    Ok(CheckInput {
+        instances,
+        placed,
+        lag,
+        progress,
+    })
 }
 
 /// `kafkactl check`: prints the plugin line and returns its exit code; anything that could

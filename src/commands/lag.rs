@@ -4,9 +4,13 @@
 use super::{check_consumer_name, usage, Context};
 use crate::cli::{LagArgs, OutputFormat};
 use crate::health::groups::read_groups;
-use crate::health::output::{lag_notes, lag_table};
+use crate::health::groups::GroupQuery;
+use crate::health::output::{lag_notes, lag_table, progress_table};
+use crate::health::window::{self, WindowVerdict};
 use crate::health::{group_queries, split_readings};
 use anyhow::Result;
+use serde::Serialize;
+use std::time::Duration;
 
 /// `kafkactl lag`: exit 0, or 1 when a group could not be read (said on stderr).
 pub(super) async fn lag(ctx: &Context, args: &LagArgs) -> Result<u8> {
@@ -20,6 +24,9 @@ pub(super) async fn lag(ctx: &Context, args: &LagArgs) -> Result<u8> {
         )));
     }
     let names: Vec<String> = queries.iter().map(|q| q.group.clone()).collect();
+    if let Some(secs) = args.window {
+        return lag_over_window(queries, names, Duration::from_secs(secs), args.output).await;
+    }
     let (groups, failed) = split_readings(names, read_groups(queries).await);
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&groups)?),
@@ -29,6 +36,59 @@ pub(super) async fn lag(ctx: &Context, args: &LagArgs) -> Result<u8> {
             }
             for note in lag_notes(&groups) {
                 println!("note: {note}");
+            }
+        }
+    }
+    for why in &failed {
+        eprintln!("kafkactl: {why}");
+    }
+    Ok(if failed.is_empty() { 0 } else { 1 })
+}
+
+/// What `lag --window -o json` prints.
+#[derive(Serialize)]
+struct WindowReport<'a> {
+    window_secs: u64,
+    groups: &'a [WindowVerdict],
+    errors: &'a [String],
+}
+
+/// `lag --window SECS`: reads every group twice, SECS apart, and prints each group's
+/// progress (OK, LAGGING, STALLED, IDLE), lag at both ends and commit rate. Exit 0, or 1
+/// when a group could not be read.
+async fn lag_over_window(
+    queries: Vec<GroupQuery>,
+    names: Vec<String>,
+    window: Duration,
+    format: OutputFormat,
+) -> Result<u8> {
+    let first = read_groups(queries.clone()).await;
+    eprintln!(
+        "kafkactl: first reading taken; the second in {} s",
+        window.as_secs()
+    );
+    tokio::time::sleep(window).await;
+    let second = read_groups(queries).await;
+    let mut verdicts = Vec::new();
+    let mut failed = Vec::new();
+    for (name, (start, end)) in names.iter().zip(first.into_iter().zip(second)) {
+        match (start, end) {
+            (Ok(start), Ok(end)) => verdicts.push(window::classify(&start, &end, window)),
+            (Err(why), _) | (_, Err(why)) => failed.push(format!("{name}: {why}")),
+        }
+    }
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&WindowReport {
+                window_secs: window.as_secs(),
+                groups: &verdicts,
+                errors: &failed,
+            })?
+        ),
+        OutputFormat::Table => {
+            if !verdicts.is_empty() {
+                println!("{}", progress_table(&verdicts));
             }
         }
     }

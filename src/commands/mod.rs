@@ -13,12 +13,12 @@ mod logs;
 mod spawn;
 mod status;
 mod stop;
+mod top;
 
 use crate::cli::{Command, SshArgs};
 use crate::error::Failure;
 use crate::fleet::{self, FleetHost};
 use crate::manifest::Manifest;
-use crate::plan::Desired;
 use crate::systemd::Scope;
 use crate::target::Target;
 use crate::transport::SshOptions;
@@ -63,6 +63,7 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> Result<u8> {
         Command::Deploy(args) => deploy::deploy(ctx, &args).await,
         Command::Lag(args) => lag::lag(ctx, &args).await,
         Command::Check(args) => Ok(check::check(ctx, &args).await),
+        Command::Top(args) => top::top(ctx, &args).await,
         Command::Logs(args) => logs::logs(ctx, &args).await,
         Command::Proxy(_)
         | Command::Worker(_)
@@ -117,12 +118,12 @@ fn select(
     }
     let manifest = ctx.manifest(fleet || manifest_required)?;
     if !fleet && listed.is_empty() {
-        return Ok(vec![FleetHost {
-            target: Target::Local,
-            desired: manifest
-                .as_ref()
-                .map(Desired::every_consumer)
-                .unwrap_or_default(),
+        return Ok(vec![match &manifest {
+            Some(manifest) => fleet::this_machine(manifest, &crate::worker::settings::hostname()),
+            None => FleetHost {
+                target: Target::Local,
+                desired: Vec::new(),
+            },
         }]);
     }
     match manifest {

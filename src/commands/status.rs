@@ -6,18 +6,81 @@ use crate::cli::{OutputFormat, SshArgs, StatusArgs};
 use crate::control::instance_statuses;
 use crate::control::output::{self, StatusRow};
 use crate::error::EXIT_NOT_ACTIVE;
-use crate::fleet::fan_out;
+use crate::fleet::{fan_out, FleetHost};
 use crate::health::groups::read_groups;
 use crate::health::output::{instance_lag_table, lag_notes};
 use crate::health::{group_queries, join, split_readings, GroupLag, InstanceLag};
 use crate::target::Target;
 use anyhow::Result;
 use serde::Serialize;
+use std::time::Duration;
 
 /// `status`: exit 0 when every listed instance is active, else [`EXIT_NOT_ACTIVE`]; with
 /// `--lag`, 1 when the lag could not be read.
 pub(super) async fn status(ctx: &Context, args: &StatusArgs) -> Result<u8> {
     check_consumer_name(args.consumer.as_deref())?;
+    match args.watch {
+        Some(secs) => watch(ctx, args, Duration::from_secs(secs)).await,
+        None => status_once(ctx, args).await,
+    }
+}
+
+/// `status --watch SECS`: the status (and lag with `--lag`) again every SECS seconds until
+/// Ctrl-C or SIGTERM, on a cleared screen when stdout is a terminal. A round that fails says
+/// why and the watch goes on; the exit code is the last round's.
+async fn watch(ctx: &Context, args: &StatusArgs, every: Duration) -> Result<u8> {
+    use std::io::{IsTerminal, Write};
+    // Bad input is refused once, up front, rather than printed every round.
+    select(ctx, &args.ssh, args.fleet, args.lag)?;
+    let terminal = std::io::stdout().is_terminal();
+    let mut stop = std::pin::pin!(wait_for_stop());
+    loop {
+        if terminal {
+            print!("\x1b[H\x1b[2J");
+        }
+        println!(
+            "every {} s: kafkactl status{} (Ctrl-C to stop)   {}",
+            every.as_secs(),
+            if args.lag { " --lag" } else { "" },
+            crate::fleet::report::timestamp()
+        );
+        let code = match status_once(ctx, args).await {
+            Ok(code) => code,
+            Err(err) => {
+                println!("kafkactl: {err:#}");
+                crate::error::exit_code(&err)
+            }
+        };
+        if !terminal {
+            println!();
+        }
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = &mut stop => return Ok(code),
+        }
+    }
+}
+
+/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM.
+async fn wait_for_stop() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+/// One `status` (or `status --lag`) printout.
+async fn status_once(ctx: &Context, args: &StatusArgs) -> Result<u8> {
     if args.lag {
         return status_with_lag(ctx, args).await;
     }
@@ -52,7 +115,16 @@ pub(super) async fn rows(
     fleet: bool,
     consumer: Option<&str>,
 ) -> Result<(Vec<StatusRow>, bool)> {
-    let targets = select(ctx, ssh, fleet, false)?;
+    rows_of(ctx, select(ctx, ssh, fleet, false)?, ssh, consumer).await
+}
+
+/// [`rows`] of the given targets.
+pub(super) async fn rows_of(
+    ctx: &Context,
+    targets: Vec<FleetHost>,
+    ssh: &SshArgs,
+    consumer: Option<&str>,
+) -> Result<(Vec<StatusRow>, bool)> {
     let with_host = targets.iter().any(|t| t.target != Target::Local);
     let options = ssh_options(ssh);
     let scope = ctx.scope;

@@ -66,23 +66,7 @@ fn names(wanted: &Host, host: &Host) -> bool {
 /// manifest names no host at all, every consumer goes to every listed host.
 pub(crate) fn targets(manifest: &Manifest, selected: &[Host]) -> Result<Vec<FleetHost>, String> {
     let fleet = manifest.fleet();
-    let desired_on = |host: &Host| -> Vec<Desired> {
-        manifest
-            .consumers
-            .iter()
-            .filter(|c| {
-                fleet.is_empty()
-                    || manifest
-                        .hosts_for(c)
-                        .iter()
-                        .any(|h| h.same_target(host) || names(host, h))
-            })
-            .map(|c| Desired {
-                name: c.name.clone(),
-                scale: c.scale,
-            })
-            .collect()
-    };
+    let desired_on = |host: &Host| placed_on(manifest, host);
     if selected.is_empty() {
         if fleet.is_empty() {
             return Err(format!(
@@ -133,6 +117,56 @@ pub(crate) fn targets(manifest: &Manifest, selected: &[Host]) -> Result<Vec<Flee
         });
     }
     Ok(out)
+}
+
+/// The consumers `manifest` places on `host`, with their scales (every consumer when the
+/// manifest names no hosts).
+fn placed_on(manifest: &Manifest, host: &Host) -> Vec<Desired> {
+    let fleet_is_empty = manifest.fleet().is_empty();
+    manifest
+        .consumers
+        .iter()
+        .filter(|c| {
+            fleet_is_empty
+                || manifest
+                    .hosts_for(c)
+                    .iter()
+                    .any(|h| h.same_target(host) || names(host, h))
+        })
+        .map(|c| Desired {
+            name: c.name.clone(),
+            scale: c.scale,
+        })
+        .collect()
+}
+
+/// This machine and what the manifest places on it: every consumer when the manifest names
+/// no hosts; otherwise what it places on the hosts that are this machine (by `hostname`, its
+/// first label, or a loopback address), and nothing when none is.
+pub(crate) fn this_machine(manifest: &Manifest, hostname: &str) -> FleetHost {
+    let fleet = manifest.fleet();
+    if fleet.is_empty() {
+        return FleetHost::local(manifest);
+    }
+    let mut desired: Vec<Desired> = Vec::new();
+    for host in fleet {
+        let loopback = host.address == "localhost"
+            || host
+                .address
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if loopback || Target::Ssh(host.clone()).is_named(hostname, hostname) {
+            for d in placed_on(manifest, host) {
+                if !desired.iter().any(|w| w.name == d.name) {
+                    desired.push(d);
+                }
+            }
+        }
+    }
+    FleetHost {
+        target: Target::Local,
+        desired,
+    }
 }
 
 /// Runs `work` for every item, at most `parallel` at once, and returns the results in input

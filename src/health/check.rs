@@ -5,6 +5,9 @@
 //! A threshold N is exceeded when the value is above N (Nagios' plain `N` range, `0..N`): with
 //! `--lag-warning 1000`, a lag of 1000 is OK and 1001 is WARNING.
 
+use super::window::{Progress, WindowVerdict};
+use crate::plan::Desired;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// A plugin's state; its exit code is the number.
@@ -99,6 +102,12 @@ pub struct Thresholds {
     pub inactive: Threshold,
     /// On the most automatic restarts (systemd's NRestarts) of any one instance.
     pub restarts: Threshold,
+    /// On the number of wanted instances (placed on a host by the manifest) that are not
+    /// loaded or not active.
+    pub missing: Threshold,
+    /// CRITICAL when every wanted instance of some consumer is missing (the default; an
+    /// explicit `--missing-critical` replaces it).
+    pub consumer_down_is_critical: bool,
 }
 
 /// One instance as the check sees it.
@@ -116,13 +125,54 @@ pub struct InstanceHealth {
     pub error: Option<String>,
 }
 
+/// One consumer the manifest places on one host, and which of its instances are missing
+/// there (not loaded, or not active).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// Host label.
+    pub host: String,
+    /// Consumer name.
+    pub consumer: String,
+    /// Its scale on that host.
+    pub wanted: u32,
+    /// `name:N` of each wanted instance that is not active there.
+    pub missing: Vec<String>,
+}
+
 /// What the check judges.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CheckInput {
     /// Every instance.
     pub instances: Vec<InstanceHealth>,
+    /// What the manifest wants on each host that could be read (see [`placed`]).
+    pub placed: Vec<Placed>,
     /// Every consumer group whose lag was read: consumer name and total lag, or why not.
     pub lag: Vec<(String, Result<u64, String>)>,
+    /// With `--window`: every group's progress over the window, or why it was not read.
+    pub progress: Vec<(String, Result<WindowVerdict, String>)>,
+}
+
+/// Compares what the manifest places on one host (`desired`) with the instances read there:
+/// every wanted instance (`name:1..=scale`) that is not among them or not active is missing.
+/// Instances above scale are not wanted and so never missing.
+pub fn placed(host: &str, desired: &[Desired], instances: &[InstanceHealth]) -> Vec<Placed> {
+    desired
+        .iter()
+        .filter(|d| d.scale > 0)
+        .map(|d| Placed {
+            host: host.to_string(),
+            consumer: d.name.clone(),
+            wanted: d.scale,
+            missing: (1..=d.scale)
+                .map(|k| format!("{}:{k}", d.name))
+                .filter(|name| {
+                    !instances
+                        .iter()
+                        .any(|i| i.host == host && &i.instance == name && i.active)
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The check's verdict.
@@ -220,6 +270,79 @@ pub fn evaluate(input: &CheckInput, thresholds: &Thresholds) -> Outcome {
     }
     perf.push(perfdata("restarts_max", max_restarts, &thresholds.restarts));
 
+    // Wanted instances that do not run.
+    let wanted: u64 = input.placed.iter().map(|p| u64::from(p.wanted)).sum();
+    let missing: u64 = input.placed.iter().map(|p| p.missing.len() as u64).sum();
+    let mut by_consumer: BTreeMap<&str, (u32, usize)> = BTreeMap::new();
+    for p in &input.placed {
+        let entry = by_consumer.entry(&p.consumer).or_default();
+        entry.0 += p.wanted;
+        entry.1 += p.missing.len();
+    }
+    let consumer_down = thresholds.consumer_down_is_critical
+        && by_consumer
+            .values()
+            .any(|(wanted, missing)| *wanted > 0 && *missing == *wanted as usize);
+    let missing_state = thresholds.missing.state(missing).worst(if consumer_down {
+        State::Critical
+    } else {
+        State::Ok
+    });
+    if missing_state != State::Ok {
+        for p in input.placed.iter().filter(|p| !p.missing.is_empty()) {
+            let shown: Vec<&str> = p.missing.iter().take(5).map(String::as_str).collect();
+            let all_down = by_consumer
+                .get(p.consumer.as_str())
+                .is_some_and(|(w, m)| *m == *w as usize);
+            problems.push((
+                if all_down && thresholds.consumer_down_is_critical {
+                    State::Critical
+                } else {
+                    thresholds.missing.state(missing).worst(State::Warning)
+                },
+                format!(
+                    "{}: {} of {} instance(s) missing on {} ({}{})",
+                    p.consumer,
+                    p.missing.len(),
+                    p.wanted,
+                    p.host,
+                    shown.join(", "),
+                    if p.missing.len() > 5 { ", ..." } else { "" }
+                ),
+            ));
+        }
+    }
+    perf.push(perfdata("wanted", wanted, &Threshold::default()));
+    perf.push(perfdata("missing", missing, &thresholds.missing));
+
+    // Progress over the window.
+    for (consumer, verdict) in &input.progress {
+        match verdict {
+            Ok(v) => {
+                let state = match v.progress {
+                    Progress::Stalled => State::Critical,
+                    Progress::Lagging => State::Warning,
+                    Progress::Ok | Progress::Idle => State::Ok,
+                };
+                if state != State::Ok {
+                    problems.push((
+                        state,
+                        format!(
+                            "{consumer} {}: lag {} -> {} in {:.0} s, {} committed",
+                            v.progress, v.lag_start, v.lag_end, v.window_secs, v.committed
+                        ),
+                    ));
+                }
+                perf.push(format!(
+                    "'{}_rate'={:.1};;;0",
+                    consumer.replace('\'', "''"),
+                    v.rate
+                ));
+            }
+            Err(why) => problems.push((State::Unknown, format!("{consumer} progress: {why}"))),
+        }
+    }
+
     // Lag.
     let mut max_lag: Option<(u64, &str)> = None;
     for (consumer, lag) in &input.lag {
@@ -290,6 +413,7 @@ mod tests {
                 instance("orders:2", true, 0),
             ],
             lag: vec![("price_drops".into(), Ok(12)), ("orders".into(), Ok(3))],
+            ..CheckInput::default()
         }
     }
 
@@ -336,7 +460,8 @@ mod tests {
         assert_eq!(
             out.line,
             "KAFKACTL OK - 4 instance(s) active, max lag 12 (price_drops) | 'active'=4;;;0 \
-             'inactive'=0;;;0 'restarts_max'=1;;;0 'price_drops_lag'=12;1000;10000;0 \
+             'inactive'=0;;;0 'restarts_max'=1;;;0 'wanted'=0;;;0 'missing'=0;;;0 \
+             'price_drops_lag'=12;1000;10000;0 \
              'orders_lag'=3;1000;10000;0"
         );
     }
@@ -433,5 +558,153 @@ mod tests {
     #[test]
     fn labels_are_quoted() {
         assert_eq!(perfdata("it's", 1, &Threshold::default()), "'it''s'=1;;;0");
+    }
+
+    fn want(name: &str, scale: u32) -> Desired {
+        Desired {
+            name: name.into(),
+            scale,
+        }
+    }
+
+    /// The defaults of the command line: any missing is WARNING, a whole consumer down is
+    /// CRITICAL.
+    fn missing_defaults() -> Thresholds {
+        Thresholds {
+            missing: Threshold {
+                warning: Some(0),
+                critical: None,
+            },
+            consumer_down_is_critical: true,
+            ..Thresholds::default()
+        }
+    }
+
+    fn with_placement(instances: Vec<InstanceHealth>, desired: &[Desired]) -> CheckInput {
+        CheckInput {
+            placed: placed("localhost", desired, &instances),
+            instances,
+            ..CheckInput::default()
+        }
+    }
+
+    #[test]
+    fn nothing_running_of_a_wanted_consumer_is_critical_and_named() {
+        let input = with_placement(Vec::new(), &[want("price_drops", 2)]);
+        let out = evaluate(&input, &missing_defaults());
+        assert_eq!(out.state, State::Critical, "{}", out.line);
+        assert!(
+            out.line.contains(
+                "price_drops: 2 of 2 instance(s) missing on localhost (price_drops:1, price_drops:2)"
+            ),
+            "{}",
+            out.line
+        );
+        assert!(
+            out.line.contains("'wanted'=2;;;0 'missing'=2;0;;0"),
+            "{}",
+            out.line
+        );
+    }
+
+    #[test]
+    fn some_instances_missing_is_a_warning() {
+        let input = with_placement(
+            vec![
+                instance("price_drops:1", true, 0),
+                instance("price_drops:2", false, 0),
+            ],
+            &[want("price_drops", 2), want("orders", 0)],
+        );
+        let out = evaluate(&input, &missing_defaults());
+        assert_eq!(out.state, State::Warning, "{}", out.line);
+        assert!(out
+            .line
+            .contains("1 of 2 instance(s) missing on localhost (price_drops:2)"));
+        assert!(out.line.contains("'missing'=1;0;;0"), "{}", out.line);
+    }
+
+    #[test]
+    fn everything_wanted_running_is_ok_and_extra_instances_are_not_missing() {
+        let input = with_placement(
+            vec![
+                instance("price_drops:1", true, 0),
+                instance("price_drops:2", true, 0),
+                instance("price_drops:3", false, 0),
+            ],
+            &[want("price_drops", 2)],
+        );
+        let out = evaluate(&input, &missing_defaults());
+        assert_eq!(out.state, State::Ok, "{}", out.line);
+        assert!(
+            out.line.contains("'wanted'=2;;;0 'missing'=0;0;;0"),
+            "{}",
+            out.line
+        );
+    }
+
+    #[test]
+    fn missing_thresholds_from_flags_replace_the_defaults() {
+        let input = with_placement(Vec::new(), &[want("a", 1), want("b", 3)]);
+        let lenient = Thresholds {
+            missing: Threshold {
+                warning: Some(1),
+                critical: Some(3),
+            },
+            consumer_down_is_critical: false,
+            ..Thresholds::default()
+        };
+        // 4 missing > 3: CRITICAL by count; with a limit of 10 only the warning applies.
+        assert_eq!(evaluate(&input, &lenient).state, State::Critical);
+        let more = Thresholds {
+            missing: Threshold {
+                warning: Some(1),
+                critical: Some(10),
+            },
+            ..lenient
+        };
+        assert_eq!(evaluate(&input, &more).state, State::Warning);
+    }
+
+    #[test]
+    fn a_stalled_group_is_critical_and_a_lagging_one_a_warning() {
+        use crate::health::window::{Progress, WindowVerdict};
+        let verdict = |progress| WindowVerdict {
+            consumer: "orders".into(),
+            group: "app-orders".into(),
+            progress,
+            lag_start: 10,
+            lag_end: 10,
+            committed: 0,
+            produced: 0,
+            rate: 2.5,
+            window_secs: 30.0,
+        };
+        let input = |p| CheckInput {
+            progress: vec![("orders".into(), Ok(verdict(p)))],
+            ..CheckInput::default()
+        };
+        let stalled = evaluate(&input(Progress::Stalled), &Thresholds::default());
+        assert_eq!(stalled.state, State::Critical);
+        assert!(
+            stalled
+                .line
+                .contains("orders STALLED: lag 10 -> 10 in 30 s"),
+            "{}",
+            stalled.line
+        );
+        assert!(
+            stalled.line.contains("'orders_rate'=2.5;;;0"),
+            "{}",
+            stalled.line
+        );
+        assert_eq!(
+            evaluate(&input(Progress::Lagging), &Thresholds::default()).state,
+            State::Warning
+        );
+        assert_eq!(
+            evaluate(&input(Progress::Idle), &Thresholds::default()).state,
+            State::Ok
+        );
     }
 }

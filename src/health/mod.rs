@@ -11,6 +11,7 @@
 pub(crate) mod check;
 pub(crate) mod groups;
 pub(crate) mod output;
+pub(crate) mod window;
 
 use crate::cli::KafkaArgs;
 use crate::control::output::StatusRow;

@@ -1,5 +1,6 @@
 //! The lag tables of `kafkactl lag` and `status --lag`, and the notes under them.
 
+use super::window::WindowVerdict;
 use super::{GroupLag, InstanceLag, PartitionLag};
 use crate::control::output;
 use comfy_table::{presets, ContentArrangement, Table};
@@ -146,6 +147,31 @@ pub(crate) fn instance_lag_table(
                 add(&mut t, "-", "-", &g.group, p);
             }
         }
+    }
+    t.to_string()
+}
+
+/// The table of `lag --window`: one row per group.
+pub(crate) fn progress_table(verdicts: &[WindowVerdict]) -> String {
+    let mut t = table(vec![
+        "GROUP",
+        "PROGRESS",
+        "LAG (START)",
+        "LAG (END)",
+        "COMMITTED",
+        "PRODUCED",
+        "RATE/S",
+    ]);
+    for v in verdicts {
+        t.add_row(vec![
+            v.group.clone(),
+            v.progress.to_string(),
+            v.lag_start.to_string(),
+            v.lag_end.to_string(),
+            v.committed.to_string(),
+            v.produced.to_string(),
+            format!("{:.1}", v.rate),
+        ]);
     }
     t.to_string()
 }
