@@ -226,13 +226,16 @@ fn malformed_commands_get_their_error_and_the_connection_keeps_working() {
         (&[b"FLUSHALL"], "Command not supported: FLUSHALL"),
         (&[b"RPUSHX", b"topics:greet"], "PROD RPUSHX accepts 2 arguments, got 1"),
         (&[b"RPUSHX", b"topics:greet", b"a", b"b"], "PROD RPUSHX accepts 2 arguments, got 3"),
-        (&[b"RPUSHX", b"greet", b"v"], "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'"),
-        (&[b"RPUSHX", b"topics:", b"v"], "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'"),
+        (&[b"RPUSHX", b"greet", b"v"], "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>', with a valid Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-')"),
+        (&[b"RPUSHX", b"topics:", b"v"], "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>', with a valid Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-')"),
         (&[b"DUMP"], "PROD DUMP accepts 1 argument, got 0"),
         (&[b"DUMP", b"soon"], "PROD DUMP timeout must be a whole number of milliseconds, got 'soon'"),
         (&[b"RPUSH", b"queue", b"x"], "CONS You can only RPUSH to the 'acks' key"),
         (&[b"RPUSH", b"acks", b"greet:0"], "CONS Cannot parse ack: 'greet:0' (expected <topic>:<partition>:<offset>)"),
         (&[b"RPUSH", b"acks", b"greet:0:-1"], "CONS Negative offset in ack 'greet:0:-1'"),
+        (&[b"RPUSH", b"acks", b"greet:0:9223372036854775807"], "CONS Offset out of range in ack 'greet:0:9223372036854775807'"),
+        (&[b"RPUSHX", b"topics:gr\0eet", b"v"], "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>', with a valid Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-')"),
+        (&[b"BLPOP", b"topics:gr\0eet", b"1"], "CONS Invalid topic name `gr\\u{0}eet`: Kafka topic names are 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'"),
         (&[b"RPUSH", b"acks", b"greet:0:1"], "CONS No consumer on this connection (acks go on the connection that ran BLPOP)"),
         (&[b"BLPOP", b"topics:greet", b"1"], "CONS Identify yourself using `CLIENT SETNAME <group.id>:<name>` first"),
         (&[b"BLPOP", b"topic:greet", b"1"], "CONS Cannot parse topics from `topic:greet` (expected topics:<topic>[,<topic>...][:<JSON config>])"),
@@ -326,6 +329,67 @@ fn quit_replies_ok_and_closes() {
     let mut raw = proxy.raw();
     assert_eq!(raw.cmd("QUIT"), Frame::Simple("OK".into()));
     assert!(raw.is_closed());
+}
+
+#[test]
+fn monitor_shows_no_unauthenticated_command_no_password_and_no_forged_client() {
+    let b = Broker::start(&[]);
+    let proxy = Proxy::start(&b.bootstrap, &["--requirepass", "s3cret"]);
+    let mut mon = proxy.raw();
+    assert_eq!(mon.cmd("AUTH s3cret"), Frame::Simple("OK".into()));
+    assert_eq!(mon.cmd("MONITOR"), Frame::Simple("OK".into()));
+    let mut stranger = proxy.raw();
+    assert_eq!(
+        error_text(stranger.cmd("PING unseen")),
+        "NOAUTH Authentication required."
+    );
+    let mut other = proxy.raw();
+    assert_eq!(other.cmd("AUTH s3cret"), Frame::Simple("OK".into()));
+    other.send(&[b"HELLO", b"3", b"AUTH", b"default", b"s3cret"]);
+    let _ = other.read();
+    other.send(&[b"CLIENT", b"SETNAME", b"g:x]\"FORGED\""]);
+    let _ = other.read();
+    assert_eq!(other.cmd("PING last"), Frame::bulk_str("last"));
+    let mut lines = Vec::new();
+    while !lines
+        .last()
+        .is_some_and(|l: &String| l.ends_with(r#""PING" "last""#))
+    {
+        match mon.read() {
+            Some(Frame::Simple(line)) => lines.push(line),
+            other => panic!("{other:?} after {lines:?}"),
+        }
+    }
+    let all = lines.join("\n");
+    assert!(
+        !all.contains("unseen"),
+        "an unauthenticated command was shown: {all}"
+    );
+    assert!(!all.contains("s3cret"), "a password was shown: {all}");
+    assert!(all.contains(r#""HELLO" "3" "AUTH" "(redacted)""#), "{all}");
+    assert!(
+        all.contains(r#"[0 "g:x]\"FORGED\""] "PING" "last""#),
+        "the client name must be quoted: {all}"
+    );
+}
+
+#[test]
+fn a_nul_in_a_topic_name_is_refused_and_leaves_no_connection_behind() {
+    let (_b, proxy) = rig();
+    let mut watcher = proxy.raw();
+    let before = stats(&mut watcher)["connections.active"];
+    {
+        let mut raw = proxy.raw();
+        assert_eq!(raw.cmd("CLIENT SETNAME nul:c1"), Frame::bulk_str("OK"));
+        raw.send(&[b"BLPOP", b"topics:a\0b", b"1"]);
+        assert!(error_text(raw.read().unwrap()).starts_with("CONS Invalid topic name"));
+        assert_eq!(raw.cmd("PING"), Frame::Simple("PONG".into()));
+    }
+    wait_for(
+        "the connection to be counted out",
+        Duration::from_secs(10),
+        || stats(&mut watcher)["connections.active"] == before,
+    );
 }
 
 #[test]

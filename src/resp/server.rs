@@ -142,8 +142,24 @@ async fn refuse(stream: TcpStream, shared: &Shared) {
     let _ = conn.flush().await;
 }
 
+/// Counts a connection in `connections.active` while it lives, also when its task panics.
+struct ActiveConnection(Arc<Shared>);
+
+impl ActiveConnection {
+    fn new(shared: &Arc<Shared>) -> ActiveConnection {
+        Stats::incr(&shared.stats.connections_active);
+        ActiveConnection(shared.clone())
+    }
+}
+
+impl Drop for ActiveConnection {
+    fn drop(&mut self) {
+        Stats::decr(&self.0.stats.connections_active);
+    }
+}
+
 async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    Stats::incr(&shared.stats.connections_active);
+    let _active = ActiveConnection::new(&shared);
     Stats::incr(&shared.stats.connections_total);
     let mut conn = Connection::new(stream, shared.options.limits);
     let mut session = Session::new(peer, shared.clone());
@@ -155,7 +171,6 @@ async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         Err(err) => tracing::debug!(client = %session.id(), error = %err, "connection ended"),
     }
     drop(session);
-    Stats::decr(&shared.stats.connections_active);
 }
 
 /// Reads and runs requests until the client leaves, a command closes the connection, or
@@ -241,7 +256,15 @@ async fn stream_monitor(conn: &mut Connection, shared: &Shared) -> std::io::Resu
                     conn.flush().await?;
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "MONITOR client too slow; lines dropped");
+                    // Like Redis's output buffer limit for monitors: a client that cannot
+                    // keep up is disconnected rather than shown a stream with holes.
+                    tracing::info!(missed, "MONITOR client too slow; disconnecting it");
+                    Frame::error(format!(
+                        "ERR MONITOR client too slow: {missed} lines behind; reconnect"
+                    ))
+                    .encode(conn.output());
+                    let _ = conn.flush().await;
+                    return Ok(());
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
@@ -249,12 +272,22 @@ async fn stream_monitor(conn: &mut Connection, shared: &Shared) -> std::io::Resu
                 if !read? {
                     return Ok(());
                 }
-                // A monitoring client may only leave.
-                while let Ok(Some(args)) = conn.next_request() {
-                    if args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"QUIT")) {
-                        Frame::Simple("OK".into()).encode(conn.output());
-                        conn.flush().await?;
-                        return Ok(());
+                // A monitoring client may only leave; bytes that break the protocol end it.
+                loop {
+                    match conn.next_request() {
+                        Ok(Some(args)) => {
+                            if args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"QUIT")) {
+                                Frame::Simple("OK".into()).encode(conn.output());
+                                conn.flush().await?;
+                                return Ok(());
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(err) => {
+                            Frame::error(format!("ERR {err}")).encode(conn.output());
+                            let _ = conn.flush().await;
+                            return Ok(());
+                        }
                     }
                 }
             }

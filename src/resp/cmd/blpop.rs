@@ -37,6 +37,15 @@ pub(super) fn parse_key(key: &[u8]) -> Result<ConsumerKey, String> {
             show(key.as_bytes())
         ));
     }
+    // librdkafka panics on a NUL inside a name (it becomes a C string); Kafka refuses any
+    // other character outside its rule anyway, so say which name is wrong before either.
+    if let Some(bad) = topics.iter().find(|t| !crate::kafka::valid_topic_name(t)) {
+        return Err(format!(
+            "CONS Invalid topic name `{}`: Kafka topic names are 1 to 249 of a-z, A-Z, 0-9, \
+             '.', '_' and '-'",
+            show(bad.as_bytes())
+        ));
+    }
     Ok(ConsumerKey {
         topics,
         overrides: parts.next().map(str::to_string),
@@ -240,6 +249,15 @@ mod tests {
             Some(r#"{"auto.offset.reset":"latest","x":"1:2"}"#)
         );
         assert_eq!(parse_key(b"topics:a").unwrap().overrides, None);
+        for bad in [
+            &b"topics:a\0b"[..],
+            b"topics:a b",
+            b"topics:ok,..",
+            b"topics:x/y",
+        ] {
+            let err = parse_key(bad).unwrap_err();
+            assert!(err.starts_with("CONS Invalid topic name"), "{err}");
+        }
     }
 
     #[test]

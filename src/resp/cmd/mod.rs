@@ -42,15 +42,16 @@ pub fn may_block(name: &[u8]) -> bool {
 
 /// Runs one request (`args[0]` is the command name, `args` is non-empty).
 pub async fn execute(args: &[Bytes], session: &mut Session, out: &mut BytesMut) -> Flow {
+    let name = args[0].to_ascii_uppercase();
+    if !session.authenticated && name != b"AUTH" && name != b"QUIT" {
+        // Not published to MONITOR: a client that has not authenticated is not shown there.
+        Frame::error("NOAUTH Authentication required.").encode(out);
+        return Flow::Continue;
+    }
     // Every command pays only this check when nobody runs MONITOR.
     let monitor = &session.shared().monitor;
     if monitor.active() {
         monitor.publish(&session.id(), args);
-    }
-    let name = args[0].to_ascii_uppercase();
-    if !session.authenticated && name != b"AUTH" && name != b"QUIT" {
-        Frame::error("NOAUTH Authentication required.").encode(out);
-        return Flow::Continue;
     }
     let params = &args[1..];
     match name.as_slice() {
@@ -95,9 +96,32 @@ fn wrong_arity(out: &mut BytesMut, command: &str) -> Flow {
 /// An argument as text for error messages (lossy, shortened).
 fn show(arg: &[u8]) -> String {
     let text = String::from_utf8_lossy(arg);
+    // Control characters are escaped: an error reply is one line, and a client's bytes must
+    // not end it early or reach an operator's terminal raw.
+    let mut shown = String::new();
+    for c in text.chars().take(64) {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
     if text.chars().count() > 64 {
-        format!("{}...", text.chars().take(64).collect::<String>())
-    } else {
-        text.into_owned()
+        shown.push_str("...");
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_arguments_are_one_line_and_short() {
+        assert_eq!(show(b"greet"), "greet");
+        assert_eq!(show(b"a\r\nb\0"), "a\\r\\nb\\u{0}");
+        let long = show(&[b'x'; 100]);
+        assert_eq!(long.len(), 67);
+        assert!(long.ends_with("..."));
     }
 }

@@ -41,6 +41,10 @@ pub(super) fn parse_ack(raw: &[u8]) -> Result<Ack<'_>, String> {
     if offset < 0 {
         return Err(format!("CONS Negative offset in ack '{}'", show(raw)));
     }
+    // The stored offset is offset + 1, which must still be an i64.
+    if offset == i64::MAX {
+        return Err(format!("CONS Offset out of range in ack '{}'", show(raw)));
+    }
     Ok(Ack {
         topic,
         partition,
@@ -133,6 +137,8 @@ mod tests {
             b"t:-1:5",
             b"",
             b"t:1:2:3x",
+            b"t:1:9223372036854775807",
+            b"t:1:9223372036854775808",
         ] {
             let err = parse_ack(bad).unwrap_err();
             assert!(err.starts_with("CONS "), "{err}");

@@ -15,7 +15,8 @@ pub(super) fn parse_key(raw: &[u8]) -> Option<(&str, Option<&[u8]>)> {
         None => (rest, None),
     };
     let topic = std::str::from_utf8(topic).ok()?;
-    (!topic.is_empty()).then_some((topic, key))
+    // A NUL would panic inside librdkafka; anything else outside Kafka's rule fails there.
+    crate::kafka::valid_topic_name(topic).then_some((topic, key))
 }
 
 pub(super) async fn run(params: &[Bytes], session: &mut Session, out: &mut BytesMut) -> Flow {
@@ -28,7 +29,8 @@ pub(super) async fn run(params: &[Bytes], session: &mut Session, out: &mut Bytes
     let Some((topic, msg_key)) = parse_key(key) else {
         return reply_error(
             out,
-            "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>'",
+            "PROD First argument must be in the form of 'topics:<topic>' or 'topics:<topic>:<key>', \
+             with a valid Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-')",
         );
     };
     let shared = session.shared().clone();
@@ -65,5 +67,11 @@ mod tests {
         assert_eq!(parse_key(b"topics:"), None);
         assert_eq!(parse_key(b"topic:t"), None);
         assert_eq!(parse_key(b"t"), None);
+        assert_eq!(
+            parse_key(b"topics:a\0b"),
+            None,
+            "a NUL would panic in librdkafka"
+        );
+        assert_eq!(parse_key(b"topics:a b:k"), None);
     }
 }
