@@ -994,7 +994,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__proxy)
-            opts="-c -f -h -V --listen --config --brokers --requirepass --max-connections --max-bulk-bytes --blpop-default-timeout --produce-block-ms --shutdown-timeout --log --user --manifest --help --version"
+            opts="-c -f -h -V --listen --config --brokers --requirepass --max-connections --max-consumers --auth-timeout --write-timeout --max-bulk-bytes --blpop-default-timeout --produce-block-ms --shutdown-timeout --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1021,6 +1021,18 @@ _kafkactl() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-consumers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -100,6 +100,20 @@ pub struct ProxyArgs {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Most Kafka consumers (connections that ran BLPOP) at once; each holds a librdkafka
+    /// client with its threads and buffers
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_consumers: u32,
+
+    /// With --requirepass: seconds a connection may take to authenticate before it is closed
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub auth_timeout: u64,
+
+    /// Seconds a reply may wait for a client that stops reading before the connection is
+    /// closed (so neither memory nor the shutdown waits on it)
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout: u64,
+
     /// Largest bulk string (message) accepted, in bytes
     #[arg(long, default_value_t = 32 * 1024 * 1000, value_parser = clap::value_parser!(u32).range(1..=512 * 1024 * 1024))]
     pub max_bulk_bytes: u32,

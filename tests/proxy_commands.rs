@@ -377,19 +377,109 @@ fn monitor_shows_no_unauthenticated_command_no_password_and_no_forged_client() {
 fn a_nul_in_a_topic_name_is_refused_and_leaves_no_connection_behind() {
     let (_b, proxy) = rig();
     let mut watcher = proxy.raw();
-    let before = stats(&mut watcher)["connections.active"];
+    let active = |w: &mut Raw| stats(w)["connections.active"];
+    // Only the watcher (the start-up probe's connection may still be closing).
+    wait_for(
+        "only the watcher connected",
+        Duration::from_secs(30),
+        || active(&mut watcher) == 1,
+    );
     {
         let mut raw = proxy.raw();
         assert_eq!(raw.cmd("CLIENT SETNAME nul:c1"), Frame::bulk_str("OK"));
         raw.send(&[b"BLPOP", b"topics:a\0b", b"1"]);
         assert!(error_text(raw.read().unwrap()).starts_with("CONS Invalid topic name"));
         assert_eq!(raw.cmd("PING"), Frame::Simple("PONG".into()));
+        assert_eq!(active(&mut watcher), 2);
     }
     wait_for(
         "the connection to be counted out",
         Duration::from_secs(10),
-        || stats(&mut watcher)["connections.active"] == before,
+        || active(&mut watcher) == 1,
     );
+}
+
+#[test]
+fn a_connection_that_never_authenticates_is_closed_after_the_auth_timeout() {
+    let b = Broker::start(&[]);
+    let proxy = Proxy::start(
+        &b.bootstrap,
+        &["--requirepass", "s3cret", "--auth-timeout", "1"],
+    );
+    let mut idle = proxy.raw();
+    assert_eq!(
+        error_text(idle.read().expect("the timeout's error before the close")),
+        "ERR Authentication timeout: AUTH first, within the proxy's --auth-timeout"
+    );
+    assert!(idle.read().is_none(), "closed after the error");
+    // One that authenticates in time stays, past the deadline of one opened after it.
+    let mut prompt = proxy.raw();
+    assert_eq!(prompt.cmd("AUTH s3cret"), Frame::Simple("OK".into()));
+    let mut late = proxy.raw();
+    assert!(error_text(late.read().expect("its timeout")).starts_with("ERR Authentication timeout"));
+    assert_eq!(prompt.cmd("PING"), Frame::Simple("PONG".into()));
+}
+
+#[test]
+fn consumers_beyond_max_consumers_are_refused_by_name() {
+    let broker = Broker::start(&["--topic", "greet:1"]);
+    let proxy = Proxy::start(&broker.bootstrap, &["--max-consumers", "1"]);
+    let mut first = consumer(&proxy, "cap:c1");
+    let _ = blpop(&mut first, "topics:greet", 1);
+    let mut second = consumer(&proxy, "cap:c2");
+    second.send(&[b"BLPOP", b"topics:greet", b"1"]);
+    assert_eq!(
+        error_text(second.read().unwrap()),
+        "CONS Too many consumers: this proxy serves at most 1 (--max-consumers)"
+    );
+    // Once the first leaves, its place is free.
+    drop(first);
+    wait_for(
+        "the first consumer to close",
+        Duration::from_secs(30),
+        || stats(&mut second)["consumers.active"] == 0,
+    );
+    let _ = blpop(&mut second, "topics:greet", 1);
+    assert_eq!(stats(&mut second)["consumers.active"], 1);
+}
+
+#[test]
+fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
+    let broker = Broker::start(&[]);
+    let proxy = Proxy::start(&broker.bootstrap, &["--write-timeout", "1"]);
+    let mut watcher = proxy.raw();
+    // Only the watcher (the start-up probe's connection may still be closing).
+    let active = |w: &mut Raw| stats(w)["connections.active"];
+    wait_for(
+        "only the watcher connected",
+        Duration::from_secs(30),
+        || active(&mut watcher) == 1,
+    );
+    let mut greedy = proxy.raw();
+    assert_eq!(greedy.cmd("PING"), Frame::Simple("PONG".into()));
+    assert_eq!(active(&mut watcher), 2);
+    // Requests whose replies (64 KiB each) it never reads: once the socket buffers are full
+    // the proxy's write blocks, and the write timeout ends the connection.
+    let writer = greedy.stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut writer = writer;
+        let big = vec![b'x'; 64 * 1024];
+        let mut request = bytes::BytesMut::new();
+        kafkactl::testing::encode_array_header(&mut request, 2);
+        kafkactl::testing::encode_bulk(&mut request, b"PING");
+        kafkactl::testing::encode_bulk(&mut request, &big);
+        for _ in 0..2_000 {
+            if std::io::Write::write_all(&mut writer, &request).is_err() {
+                return;
+            }
+        }
+    });
+    wait_for(
+        "the proxy to drop the client",
+        Duration::from_secs(60),
+        || active(&mut watcher) == 1,
+    );
+    drop(greedy);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use super::frame::{parse_request, Limits, ProtocolError};
 use bytes::{Bytes, BytesMut};
 use std::io;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -18,17 +19,19 @@ pub struct Connection {
     input: BytesMut,
     output: BytesMut,
     limits: Limits,
+    write_timeout: Duration,
 }
 
 impl Connection {
     /// Wraps an accepted socket.
-    pub fn new(stream: TcpStream, limits: Limits) -> Connection {
+    pub fn new(stream: TcpStream, limits: Limits, write_timeout: Duration) -> Connection {
         let _ = stream.set_nodelay(true);
         Connection {
             stream,
             input: BytesMut::with_capacity(16 * 1024),
             output: BytesMut::with_capacity(16 * 1024),
             limits,
+            write_timeout,
         }
     }
 
@@ -56,10 +59,19 @@ impl Connection {
         !self.output.is_empty()
     }
 
-    /// Writes every buffered reply.
+    /// Writes every buffered reply. A client that does not read them within the write
+    /// timeout gets `TimedOut`, and its connection is closed: its replies would otherwise wait
+    /// in our memory, and the shutdown on it, for ever.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.output.is_empty() {
-            self.stream.write_all(&self.output).await?;
+            tokio::time::timeout(self.write_timeout, self.stream.write_all(&self.output))
+                .await
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client did not read its replies within the write timeout",
+                    )
+                })??;
             self.output.clear();
             // Give back memory after an unusually large reply (a big batch or value).
             if self.output.capacity() > 4 * FLUSH_THRESHOLD {

@@ -27,6 +27,12 @@ pub struct ServerOptions {
     pub limits: Limits,
     /// Most client connections at once; further ones get an error and are closed.
     pub max_connections: usize,
+    /// Most consumers at once; a BLPOP that would create one more gets a `CONS` error.
+    pub max_consumers: usize,
+    /// With `requirepass`: how long a connection may stay unauthenticated.
+    pub auth_timeout: Duration,
+    /// How long a write to a client may block before the connection is closed.
+    pub write_timeout: Duration,
     /// When set, clients must AUTH with it before any other command.
     pub requirepass: Option<String>,
     /// BLPOP timeout when the client's last argument is not an integer.

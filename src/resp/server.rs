@@ -137,7 +137,7 @@ async fn report_status(shared: Arc<Shared>, local: String) {
 
 async fn refuse(stream: TcpStream, shared: &Shared) {
     Stats::incr(&shared.stats.connections_rejected);
-    let mut conn = Connection::new(stream, shared.options.limits);
+    let mut conn = Connection::new(stream, shared.options.limits, shared.options.write_timeout);
     Frame::error("ERR max number of clients reached").encode(conn.output());
     let _ = conn.flush().await;
 }
@@ -161,7 +161,7 @@ impl Drop for ActiveConnection {
 async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _active = ActiveConnection::new(&shared);
     Stats::incr(&shared.stats.connections_total);
-    let mut conn = Connection::new(stream, shared.options.limits);
+    let mut conn = Connection::new(stream, shared.options.limits, shared.options.write_timeout);
     let mut session = Session::new(peer, shared.clone());
     match run_session(&mut conn, &mut session).await {
         Ok(Flow::Monitor) => {
@@ -177,6 +177,9 @@ async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
 /// shutdown reaches this connection. Returns `Flow::Monitor` when the client asked for it.
 async fn run_session(conn: &mut Connection, session: &mut Session) -> std::io::Result<Flow> {
     let shared = session.shared().clone();
+    // A connection that never authenticates holds a socket and a buffer for nothing: it has
+    // until this deadline (only AUTH and QUIT are served before it).
+    let auth_deadline = tokio::time::Instant::now() + shared.options.auth_timeout;
     loop {
         // Run every request already buffered (a pipeline), then flush once.
         loop {
@@ -212,7 +215,14 @@ async fn run_session(conn: &mut Connection, session: &mut Session) -> std::io::R
         conn.flush().await?;
 
         let owns_consumer = session.consumer.is_some();
+        let unauthenticated = !session.authenticated;
         tokio::select! {
+            _ = tokio::time::sleep_until(auth_deadline), if unauthenticated => {
+                Frame::error("ERR Authentication timeout: AUTH first, within the proxy's \
+                              --auth-timeout").encode(conn.output());
+                let _ = conn.flush().await;
+                return Ok(Flow::Close);
+            }
             _ = shared.shutdown.connections.cancelled() => return Ok(Flow::Close),
             _ = shared.shutdown.consumers.cancelled(), if owns_consumer => return Ok(Flow::Close),
             read = conn.fill() => {

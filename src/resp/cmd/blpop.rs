@@ -88,6 +88,20 @@ pub(super) fn ensure_consumer(
         }
         return Ok(());
     }
+    // Each consumer is a librdkafka client with its own threads and buffers.
+    let consumers = shared
+        .stats
+        .consumers_active
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if consumers >= shared.options.max_consumers as i64 {
+        return Err(reply_error(
+            out,
+            format!(
+                "CONS Too many consumers: this proxy serves at most {} (--max-consumers)",
+                shared.options.max_consumers
+            ),
+        ));
+    }
     let Some((group, name)) = session.group_and_name() else {
         return Err(reply_error(
             out,
