@@ -611,10 +611,11 @@ impl<S: MessageSource, D: DeadLetterSink, L: HandlerLauncher> Worker<S, D, L> {
 
     /// Sleeps `wait` in slices, beating (a deliberate wait is healthy). `false` on `stop`.
     async fn pause(&self, wait: Duration, stop: &CancellationToken) -> bool {
-        let until = Instant::now() + wait;
+        // tokio's clock, which is std's unless a test paused it: backoffs then cost no time.
+        let until = tokio::time::Instant::now() + wait;
         loop {
             self.heartbeat.beat();
-            let left = until.saturating_duration_since(Instant::now());
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return true;
             }
