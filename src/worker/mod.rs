@@ -10,8 +10,8 @@
 //!
 //! The loop reaches Kafka and the handler only through the traits `source::MessageSource`,
 //! `dead_letter::DeadLetterSink` and `handler::HandlerLauncher`: librdkafka and a child
-//! process in production, so that the loop can also run on fakes, as watchexec tests its
-//! supervisor without processes.
+//! process in production, scripted fakes in the unit tests, as watchexec tests its supervisor
+//! without processes.
 
 pub mod batch;
 mod dead_letter;
@@ -23,6 +23,11 @@ pub mod settings;
 mod source;
 pub mod status;
 pub mod watchdog;
+
+#[cfg(test)]
+mod fakes;
+#[cfg(test)]
+mod tests;
 
 use crate::error::Failure;
 use crate::manifest::{Manifest, OnExhausted, Retry};
