@@ -1,6 +1,9 @@
 //! The handler child process: started once, spoken to over its stdin/stdout with the
 //! protocol in [`super::protocol`], stopped with `shutdown`, a grace period, then SIGKILL.
 //! One task (the worker loop) owns it, as in watchexec's supervisor.
+//!
+//! The loop reaches it through [`HandlerLauncher`] and [`HandlerConnection`], so that unit
+//! tests can drive the loop with scripted handlers instead of processes.
 
 use super::protocol::{self, FromHandler, ProtocolViolation, ToHandler, MAX_REPLY_LINE};
 use std::collections::BTreeMap;
@@ -56,6 +59,48 @@ impl fmt::Display for HandlerError {
 }
 
 impl std::error::Error for HandlerError {}
+
+/// Starts handlers for the worker loop: [`HandlerSpec`] starts the child process.
+pub(crate) trait HandlerLauncher {
+    /// A handler it started.
+    type Handler: HandlerConnection;
+
+    /// Starts a handler, sends `init` and waits for `ready`.
+    async fn start(&self) -> Result<Self::Handler, HandlerError>;
+
+    /// The command it runs, for logs.
+    fn command(&self) -> String;
+}
+
+/// A running handler that answered `init`, as the worker loop uses it.
+pub(crate) trait HandlerConnection {
+    /// Its process id, for logs.
+    fn pid(&self) -> Option<u32>;
+
+    /// Sends one message and reads one reply, whatever it is: whether the reply answers the
+    /// batch in flight is the loop's to check ([`protocol::check_answer`]). An error means the
+    /// handler must be restarted.
+    async fn exchange(&mut self, message: &ToHandler) -> Result<FromHandler, HandlerError>;
+
+    /// Graceful stop: `shutdown`, then up to `grace` for it to exit, then SIGKILL. Returns
+    /// how it ended.
+    async fn shutdown(self, reason: &str, grace: Duration) -> String;
+
+    /// Immediate stop (after a protocol violation or when it hangs).
+    async fn kill(self);
+}
+
+impl HandlerLauncher for HandlerSpec {
+    type Handler = Handler;
+
+    async fn start(&self) -> Result<Handler, HandlerError> {
+        Handler::start(self).await
+    }
+
+    fn command(&self) -> String {
+        self.argv.join(" ")
+    }
+}
 
 /// A running handler that answered `init`.
 pub struct Handler {
@@ -130,11 +175,6 @@ impl Handler {
         }
     }
 
-    /// The handler's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
     /// Sends one message to the handler.
     pub async fn send(&mut self, message: &ToHandler) -> Result<(), HandlerError> {
         let line = protocol::encode(message);
@@ -145,18 +185,6 @@ impl Handler {
             return Err(self.exited_or(HandlerError::Io(e)).await);
         }
         Ok(())
-    }
-
-    /// Sends a batch and waits for its answer (`ack` or `fail` for this `id`).
-    pub async fn call(&mut self, batch: &ToHandler) -> Result<FromHandler, HandlerError> {
-        let ToHandler::Batch { id, .. } = batch else {
-            unreachable!("call() sends batches");
-        };
-        let id = *id;
-        self.send(batch).await?;
-        let reply = self.read_reply().await?;
-        protocol::check_answer(&reply, id).map_err(HandlerError::Violation)?;
-        Ok(reply)
     }
 
     /// Reads and decodes one reply line; at most [`MAX_REPLY_LINE`] bytes are buffered.
@@ -204,10 +232,21 @@ impl Handler {
             .ok()
             .and_then(Result::ok)
     }
+}
+
+impl HandlerConnection for Handler {
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    async fn exchange(&mut self, message: &ToHandler) -> Result<FromHandler, HandlerError> {
+        self.send(message).await?;
+        self.read_reply().await
+    }
 
     /// Graceful stop: `shutdown`, then up to `grace` for it to exit, then SIGKILL. Returns
     /// how it ended.
-    pub async fn shutdown(mut self, reason: &str, grace: Duration) -> String {
+    async fn shutdown(mut self, reason: &str, grace: Duration) -> String {
         let goodbye = ToHandler::Shutdown {
             reason: reason.to_string(),
         };
@@ -228,7 +267,7 @@ impl Handler {
     }
 
     /// Immediate stop (after a protocol violation or when it hangs).
-    pub async fn kill(mut self) {
+    async fn kill(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }

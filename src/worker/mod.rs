@@ -7,15 +7,27 @@
 //! Batches are handled one at a time, in the order they arrived, so an ack covers everything
 //! before it on its partitions and at-least-once needs no bookkeeping beyond "store the
 //! highest offset of each acked batch".
+//!
+//! The loop reaches Kafka and the handler only through the traits `source::MessageSource`,
+//! `dead_letter::DeadLetterSink` and `handler::HandlerLauncher`: librdkafka and a child
+//! process in production, scripted fakes in the unit tests, as watchexec tests its supervisor
+//! without processes.
 
 pub mod batch;
+mod dead_letter;
 mod handler;
 mod kafka;
 pub mod protocol;
 pub mod retry;
 pub mod settings;
+mod source;
 pub mod status;
 pub mod watchdog;
+
+#[cfg(test)]
+mod fakes;
+#[cfg(test)]
+mod tests;
 
 use crate::error::Failure;
 use crate::manifest::{Manifest, OnExhausted, Retry};
@@ -23,16 +35,17 @@ use crate::metrics::{self, Metrics};
 use crate::notify;
 use crate::units::Instance;
 use batch::{DeadLetterReason, Record};
-use handler::{Handler, HandlerError, HandlerSpec};
+use dead_letter::{DeadLetter, DeadLetterSink};
+use handler::{HandlerConnection, HandlerError, HandlerLauncher, HandlerSpec};
 use kafka::WorkerContext;
 use protocol::{FromHandler, ToHandler};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::ClientConfig;
 use retry::AfterFailure;
 use settings::WorkerSettings;
+use source::MessageSource;
 use status::{State, Throttle};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,7 +106,7 @@ pub async fn run(options: WorkerOptions, stop: CancellationToken) -> anyhow::Res
     )
     .map_err(Failure::Usage)?;
     let config = settings.consumer_config();
-    let worker = Worker::new(settings, &config, &options)?;
+    let worker = KafkaWorker::new(settings, &config, &options)?;
     worker.run(stop, &options).await
 }
 
@@ -109,32 +122,38 @@ enum Outcome {
     Fatal(String),
 }
 
-struct Worker {
+/// One instance's loop over its message source, its handler and, under
+/// `on_exhausted: dead_letter`, its dead-letter sink.
+struct Worker<S, D, L: HandlerLauncher> {
     settings: WorkerSettings,
     label: String,
-    consumer: StreamConsumer<WorkerContext>,
+    source: S,
+    /// Shared with librdkafka's callbacks, which set it on the first assignment.
     joined: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
     heartbeat: Arc<Heartbeat>,
-    handler_spec: HandlerSpec,
-    handler: Option<Handler>,
+    launcher: L,
+    handler: Option<L::Handler>,
     /// Handler failures (not `fail` replies) since the last ack.
     handler_failures: u32,
     next_batch_id: u64,
     throttle: Throttle,
     position: Option<(i64, i32)>,
     ready: bool,
-    dead_letters: Option<FutureProducer>,
+    dead_letters: Option<D>,
     drain_timeout: Duration,
     handler_grace: Duration,
 }
 
-impl Worker {
+/// The worker as it runs: librdkafka and the handler's child process.
+type KafkaWorker = Worker<StreamConsumer<WorkerContext>, FutureProducer, HandlerSpec>;
+
+impl KafkaWorker {
     fn new(
         settings: WorkerSettings,
         config: &ClientConfig,
         options: &WorkerOptions,
-    ) -> anyhow::Result<Worker> {
+    ) -> anyhow::Result<KafkaWorker> {
         let joined = Arc::new(AtomicBool::new(false));
         let metrics = Arc::new(Metrics::default());
         let context = WorkerContext {
@@ -169,24 +188,15 @@ impl Worker {
             ),
             OnExhausted::Stop => None,
         };
-        Ok(Worker {
-            label: status::consumer_label(&settings.group, &settings.client_id),
+        Ok(Worker::from_parts(
             settings,
+            options,
             consumer,
             joined,
             metrics,
-            heartbeat: Arc::new(Heartbeat::default()),
             handler_spec,
-            handler: None,
-            handler_failures: 0,
-            next_batch_id: 1,
-            throttle: Throttle::new(Duration::from_secs(1)),
-            position: None,
-            ready: false,
             dead_letters,
-            drain_timeout: options.drain_timeout,
-            handler_grace: options.handler_grace,
-        })
+        ))
     }
 
     async fn run(mut self, stop: CancellationToken, options: &WorkerOptions) -> anyhow::Result<()> {
@@ -250,7 +260,7 @@ impl Worker {
 
         let result = self.work(&stop).await;
         let code = self.shut_down(result.is_err()).await;
-        leave_group(self.consumer).await;
+        leave_group(self.source).await;
         background.cancel();
         if let Some(statsd) = statsd {
             // Its last flush carries what the shutdown counted.
@@ -264,6 +274,39 @@ impl Worker {
             Err(reason) => Err(anyhow::anyhow!("{reason} ({code})")),
         }
     }
+}
+
+impl<S: MessageSource, D: DeadLetterSink, L: HandlerLauncher> Worker<S, D, L> {
+    /// A worker on these parts, before anything started. `joined` and `metrics` are shared
+    /// with whatever else reports into them (librdkafka's callbacks in production).
+    fn from_parts(
+        settings: WorkerSettings,
+        options: &WorkerOptions,
+        source: S,
+        joined: Arc<AtomicBool>,
+        metrics: Arc<Metrics>,
+        launcher: L,
+        dead_letters: Option<D>,
+    ) -> Worker<S, D, L> {
+        Worker {
+            label: status::consumer_label(&settings.group, &settings.client_id),
+            settings,
+            source,
+            joined,
+            metrics,
+            heartbeat: Arc::new(Heartbeat::default()),
+            launcher,
+            handler: None,
+            handler_failures: 0,
+            next_batch_id: 1,
+            throttle: Throttle::new(Duration::from_secs(1)),
+            position: None,
+            ready: false,
+            dead_letters,
+            drain_timeout: options.drain_timeout,
+            handler_grace: options.handler_grace,
+        }
+    }
 
     /// The main loop: until `stop`, or `Err` when the instance must stop.
     async fn work(&mut self, stop: &CancellationToken) -> Result<(), String> {
@@ -275,7 +318,7 @@ impl Worker {
             .iter()
             .map(String::as_str)
             .collect();
-        self.consumer
+        self.source
             .subscribe(&topics)
             .map_err(|e| format!("cannot subscribe to {}: {e}", topics.join(",")))?;
         while !stop.is_cancelled() {
@@ -325,7 +368,7 @@ impl Worker {
             _ = stop.cancelled() => return None,
             received = tokio::time::timeout(
                 if self.ready { POLL } else { READY_POLL },
-                self.consumer.recv(),
+                self.source.recv(),
             ) => received,
         };
         let first = match first {
@@ -343,7 +386,7 @@ impl Worker {
                 tracing::warn!(error = %e, "consume error");
                 return None;
             }
-            Ok(Ok(message)) => Record::from_kafka(&message),
+            Ok(Ok(record)) => record,
         };
         self.joined.store(true, Ordering::Release);
         self.check_ready();
@@ -357,10 +400,10 @@ impl Worker {
                 let next = tokio::select! {
                     biased;
                     _ = stop.cancelled() => return None,
-                    next = tokio::time::timeout_at(deadline, self.consumer.recv()) => next,
+                    next = tokio::time::timeout_at(deadline, self.source.recv()) => next,
                 };
                 match next {
-                    Ok(Ok(message)) => batch.push(Record::from_kafka(&message)),
+                    Ok(Ok(record)) => batch.push(record),
                     Ok(Err(e)) => {
                         Metrics::incr(&self.metrics.kafka_errors);
                         tracing::warn!(error = %e, "consume error");
@@ -436,7 +479,7 @@ impl Worker {
             }
             self.show(State::Working);
             let started = Instant::now();
-            let reply = self.call(&message, stop).await;
+            let reply = self.call(id, &message, stop).await;
             self.metrics.record_batch_time(started.elapsed());
             let (error, retryable) = match reply {
                 CallResult::Reply(FromHandler::Ack { .. }) => {
@@ -494,13 +537,17 @@ impl Worker {
         }
     }
 
-    /// Sends a batch to the handler and waits for its answer. After `stop`, the answer may
-    /// take `drain_timeout` more; then the handler is killed and the batch abandoned.
-    async fn call(&mut self, message: &ToHandler, stop: &CancellationToken) -> CallResult {
+    /// Sends batch `id` to the handler and waits for its answer. After `stop`, the answer
+    /// may take `drain_timeout` more; then the handler is killed and the batch abandoned.
+    async fn call(&mut self, id: u64, message: &ToHandler, stop: &CancellationToken) -> CallResult {
         let drain = self.drain_timeout;
         let handler = self.handler.as_mut().expect("ensure_handler() started it");
         let result = {
-            let call = handler.call(message);
+            let call = async {
+                let reply = handler.exchange(message).await?;
+                protocol::check_answer(&reply, id).map_err(HandlerError::Violation)?;
+                Ok(reply)
+            };
             tokio::pin!(call);
             tokio::select! {
                 result = &mut call => Some(result),
@@ -544,11 +591,11 @@ impl Worker {
                     return Err("stopped while restarting the handler".into());
                 }
             }
-            match Handler::start(&self.handler_spec).await {
+            match self.launcher.start().await {
                 Ok(handler) => {
                     tracing::info!(
                         pid = handler.pid().unwrap_or(0),
-                        command = %self.handler_spec.argv.join(" "),
+                        command = %self.launcher.command(),
                         "handler ready"
                     );
                     self.handler = Some(handler);
@@ -569,10 +616,11 @@ impl Worker {
 
     /// Sleeps `wait` in slices, beating (a deliberate wait is healthy). `false` on `stop`.
     async fn pause(&self, wait: Duration, stop: &CancellationToken) -> bool {
-        let until = Instant::now() + wait;
+        // tokio's clock, which is std's unless a test paused it: backoffs then cost no time.
+        let until = tokio::time::Instant::now() + wait;
         loop {
             self.heartbeat.beat();
-            let left = until.saturating_duration_since(Instant::now());
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return true;
             }
@@ -586,7 +634,7 @@ impl Worker {
     /// Stores the offsets an acked batch covers.
     fn store(&mut self, batch: &[Record]) {
         for ((topic, partition), offset) in batch::offsets_to_store(batch) {
-            match self.consumer.store_offset(&topic, partition, offset) {
+            match self.source.store_offset(&topic, partition, offset) {
                 Ok(()) => {}
                 // Revoked while the handler worked: the new owner gets these again, which is
                 // what at-least-once allows.
@@ -627,22 +675,15 @@ impl Worker {
                 client_id: &self.settings.client_id,
                 failed_at_ms,
             };
-            let mut headers = OwnedHeaders::new();
-            for (name, value) in batch::dead_letter_headers(record, &why) {
-                headers = headers.insert(Header {
-                    key: &name,
-                    value: Some(&value),
-                });
-            }
-            let mut copy: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(headers);
-            if let Some(key) = &record.key {
-                copy = copy.key(key.as_slice());
-            }
-            if let Some(value) = &record.value {
-                copy = copy.payload(value.as_slice());
-            }
+            let headers = batch::dead_letter_headers(record, &why);
+            let copy = DeadLetter {
+                topic: &topic,
+                key: record.key.as_deref(),
+                value: record.value.as_deref(),
+                headers: &headers,
+            };
             self.heartbeat.beat();
-            match producer.send(copy, Duration::from_secs(30)).await {
+            match producer.produce(copy).await {
                 Ok(delivery) => tracing::warn!(
                     source = %record.position(),
                     dead_letter = %format!("{topic}/{}@{}", delivery.partition, delivery.offset),
@@ -650,7 +691,7 @@ impl Worker {
                     %error,
                     "dead-lettered"
                 ),
-                Err((e, _)) => {
+                Err(e) => {
                     return Outcome::Fatal(format!(
                         "cannot dead-letter {} to {topic}: {e}; stopping without acking it",
                         record.position()
@@ -668,7 +709,7 @@ impl Worker {
     async fn shut_down(&mut self, failed: bool) -> String {
         notify::stopping();
         self.show(State::ShuttingDown);
-        let commit = match self.consumer.commit_consumer_state(CommitMode::Sync) {
+        let commit = match self.source.commit_sync() {
             Ok(()) => "offsets committed".to_string(),
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
                 "nothing new to commit".to_string()
@@ -676,10 +717,7 @@ impl Worker {
             Err(e) => format!("final commit failed: {e}"),
         };
         // No batch is sent after a stop was requested, so nothing is acked after this commit.
-        self.consumer
-            .context()
-            .final_commit_done
-            .store(true, Ordering::Release);
+        self.source.final_commit_done();
         let handler = match self.handler.take() {
             Some(handler) => {
                 let reason = if failed { "error" } else { "sigterm" };
@@ -690,7 +728,7 @@ impl Worker {
             }
             None => "no handler running".to_string(),
         };
-        self.consumer.unsubscribe();
+        self.source.unsubscribe();
         format!(
             "stopped: {commit}, {handler}; {} messages processed",
             self.metrics.processed.load(Ordering::Relaxed)
