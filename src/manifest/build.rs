@@ -2,6 +2,10 @@
 //! validation rule. Problems are collected, never returned early, so one run reports them all.
 
 use super::error::{Pos, Problem};
+use super::keys::{
+    suggest, BATCH_KEYS, CONSUMER_KEYS, DEFAULTS_KEYS, HOST_KEYS, RESERVED_KAFKA, RETRY_KEYS,
+    TOP_KEYS,
+};
 use super::yaml::{Entry, Node, Value};
 use super::{
     Batch, Command, ConsumerSpec, Host, Manifest, OnExhausted, Placement, Retry, DEFAULT_APP,
@@ -12,61 +16,6 @@ use super::{
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-
-/// Keys of the extended form's top-level mapping.
-pub(crate) const TOP_KEYS: &[&str] = &[
-    "app",
-    "brokers",
-    "statsd",
-    "run_as",
-    "defaults",
-    "hosts",
-    "roles",
-    "consumers",
-];
-/// Keys of one consumer.
-pub(crate) const CONSUMER_KEYS: &[&str] = &[
-    "name", "topic", "topics", "command", "scale", "role", "hosts", "batch", "retry", "kafka",
-    "env",
-];
-/// Keys of `defaults:` (a consumer's, less what must be per consumer).
-pub(crate) const DEFAULTS_KEYS: &[&str] = &[
-    "command", "scale", "role", "hosts", "batch", "retry", "kafka", "env",
-];
-/// Keys of `batch:`.
-pub(crate) const BATCH_KEYS: &[&str] = &["max_size", "max_wait_ms"];
-/// Keys of `retry:`.
-pub(crate) const RETRY_KEYS: &[&str] = &[
-    "max_attempts",
-    "backoff_ms",
-    "max_backoff_ms",
-    "on_exhausted",
-    "dead_letter_topic",
-];
-/// Keys of a host written as a mapping.
-pub(crate) const HOST_KEYS: &[&str] = &["address", "port", "user", "identity_file"];
-
-/// librdkafka properties that kafkactl sets itself: the one list of them, enforced when the
-/// manifest loads (so `deploy --dry-run` says what the worker would refuse at start).
-pub(crate) const RESERVED_KAFKA: &[(&str, &str)] = &[
-    (
-        "group.id",
-        "kafkactl sets it to <app>-<name>; change `app` or the consumer's name instead",
-    ),
-    (
-        "client.id",
-        "kafkactl sets it to <host>-<name>-<n>, which names the instance in lag and logs",
-    ),
-    ("bootstrap.servers", "use the top-level `brokers:` instead"),
-    (
-        "enable.auto.offset.store",
-        "the worker stores an offset only after the handler acked it (at least once)",
-    ),
-    (
-        "enable.auto.commit",
-        "the worker commits what the handler acked, periodically and on every rebalance",
-    ),
-];
 
 const EMPTY: &str = "the manifest is empty; expected a list of consumers such as \
                      `- name: price_drops` (the seed form) or a mapping with a `consumers:` list \
@@ -138,7 +87,9 @@ enum Exhausted {
     DeadLetter,
 }
 
-struct Checker<'p> {
+/// Walks the tree, collecting every problem in `problems` (the manifest is meaningful only
+/// when none was found). Its methods are spread over the modules of the rules they apply.
+pub(super) struct Checker<'p> {
     problems: &'p mut Vec<Problem>,
 }
 
@@ -147,7 +98,8 @@ fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
 }
 
 impl Checker<'_> {
-    fn err(&mut self, pos: Pos, message: impl Into<String>) {
+    /// Records a problem at `pos`.
+    pub(super) fn err(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem::new(pos, message));
     }
 
@@ -983,38 +935,6 @@ impl Checker<'_> {
 
     // ----- generic readers -----
 
-    /// Reports every key that is not in `accepted`, with the accepted keys.
-    fn keys(&mut self, entries: &[Entry], accepted: &[&str], place: &str) {
-        for e in entries {
-            if accepted.contains(&e.key.as_str()) {
-                continue;
-            }
-            let mut msg = if e.key == "<<" {
-                format!(
-                    "YAML merge keys (`<<`) are not supported {place}; put shared consumer \
-                     settings under `defaults:`"
-                )
-            } else {
-                format!("unknown key `{}` {place}", e.key)
-            };
-            if let Some(s) = suggest(&e.key, accepted) {
-                msg.push_str(&format!(" (did you mean `{s}`?)"));
-            } else if accepted == DEFAULTS_KEYS && CONSUMER_KEYS.contains(&e.key.as_str()) {
-                msg.push_str(&format!(
-                    " (`{}` is set per consumer, it has no default)",
-                    e.key
-                ));
-            } else if accepted == TOP_KEYS && CONSUMER_KEYS.contains(&e.key.as_str()) {
-                msg.push_str(
-                    " (a consumer? in the seed form each consumer starts with `- `; in the \
-                     extended form consumers go under `consumers:`)",
-                );
-            }
-            msg.push_str(&format!("; accepted keys: {}", accepted.join(", ")));
-            self.err(e.key_pos, msg);
-        }
-    }
-
     fn string(&mut self, node: &Node, field: &str) -> Option<String> {
         match &node.value {
             Value::Scalar { text, .. } => Some(text.clone()),
@@ -1123,30 +1043,6 @@ fn snake_case(name: &str) -> String {
         }
     }
     out.trim_end_matches('_').to_string()
-}
-
-/// The accepted word closest to a mistyped one, when it is close.
-fn suggest<'a>(word: &str, accepted: &[&'a str]) -> Option<&'a str> {
-    accepted
-        .iter()
-        .map(|a| (edit_distance(word, a), *a))
-        .filter(|(d, a)| *d < a.len() && *d <= 2.min(a.len() / 2).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A host name, IPv4 or IPv6 address (`bare_ipv6`: IPv6 without brackets is accepted).
@@ -1270,11 +1166,6 @@ mod tests {
         assert_eq!(snake_case("PriceDrops"), "price_drops");
         assert_eq!(snake_case("price-drops"), "price_drops");
         assert_eq!(snake_case("Price Drops!"), "price_drops");
-        assert_eq!(suggest("topicz", CONSUMER_KEYS), Some("topic"));
-        assert_eq!(suggest("scael", CONSUMER_KEYS), Some("scale"));
-        assert_eq!(suggest("consumer", TOP_KEYS), Some("consumers"));
-        assert_eq!(suggest("zzzzzz", CONSUMER_KEYS), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 mod build;
 mod error;
+pub(crate) mod keys;
 mod yaml;
 
 pub use error::{ManifestError, Pos, Problem};
