@@ -3,8 +3,12 @@
 
 use super::error::{Pos, Problem};
 use super::keys::{
-    suggest, BATCH_KEYS, CONSUMER_KEYS, DEFAULTS_KEYS, HOST_KEYS, RESERVED_KAFKA, RETRY_KEYS,
-    TOP_KEYS,
+    suggest, BATCH_KEYS, CONSUMER_KEYS, DEFAULTS_KEYS, HOST_KEYS, RETRY_KEYS, TOP_KEYS,
+};
+use super::rules::{
+    check_address, check_broker, check_kafka_property, check_ssh_user, check_statsd,
+    consumer_name_hint, is_app_name, is_consumer_name, is_env_name, is_role_name, is_topic_name,
+    parse_run_as,
 };
 use super::yaml::{Entry, Node, Value};
 use super::{
@@ -120,7 +124,7 @@ impl Checker<'_> {
         }
         if let Some(e) = get(entries, "run_as") {
             if let Some(text) = self.string(&e.value, "run_as") {
-                match crate::units::RunAs::parse(&text) {
+                match parse_run_as(&text) {
                     Ok(run_as) => m.run_as = Some(run_as),
                     Err(why) => self.err(e.value.pos, format!("run_as: {why}")),
                 }
@@ -601,21 +605,7 @@ impl Checker<'_> {
             node,
             "kafka",
             "a mapping of librdkafka properties such as `fetch.max.bytes: 1048576`",
-            |key| {
-                if let Some((_, why)) = RESERVED_KAFKA.iter().find(|(k, _)| *k == key) {
-                    return Some(format!("kafka property `{key}` cannot be set here: {why}"));
-                }
-                let valid = !key.is_empty()
-                    && key
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c));
-                (!valid).then(|| {
-                    format!(
-                        "kafka property names are librdkafka's: a-z, 0-9, `.`, `_` and `-`, \
-                         such as `fetch.max.bytes`; got {key:?}"
-                    )
-                })
-            },
+            |key| check_kafka_property(key).err(),
             |key| format!("kafka property `{key}` must be a string, number or boolean"),
         )
     }
@@ -626,12 +616,7 @@ impl Checker<'_> {
             "env",
             "a mapping of environment variables such as `RAILS_ENV: production`",
             |key| {
-                let valid = key
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                (!valid).then(|| {
+                (!is_env_name(key)).then(|| {
                     format!(
                         "environment variable names must match [A-Za-z_][A-Za-z0-9_]*, got {key:?}"
                     )
@@ -778,7 +763,7 @@ impl Checker<'_> {
                 let user = match get(entries, "user") {
                     Some(e) => {
                         let user = self.string(&e.value, "user")?;
-                        if let Err(why) = check_user(&user) {
+                        if let Err(why) = check_ssh_user(&user) {
                             self.err(e.value.pos, format!("user {user:?}: {why}"));
                             return None;
                         }
@@ -820,12 +805,7 @@ impl Checker<'_> {
 
     fn app(&mut self, node: &Node) -> Option<String> {
         let app = self.string(node, "app")?;
-        let valid = !app.is_empty()
-            && app.len() <= MAX_NAME_LEN
-            && app
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !valid {
+        if !is_app_name(&app) {
             self.err(
                 node.pos,
                 format!(
@@ -865,7 +845,7 @@ impl Checker<'_> {
         };
         let mut out = Vec::new();
         for (broker, pos) in items {
-            match check_host_port(&broker, false) {
+            match check_broker(&broker) {
                 Ok(()) => out.push(broker),
                 Err(why) => self.err(pos, format!("{expected}, got {broker:?}: {why}")),
             }
@@ -875,7 +855,7 @@ impl Checker<'_> {
 
     fn statsd(&mut self, node: &Node) -> Option<String> {
         let addr = self.string(node, "statsd")?;
-        if let Err(why) = check_host_port(&addr, true) {
+        if let Err(why) = check_statsd(&addr) {
             self.err(
                 node.pos,
                 format!(
@@ -898,8 +878,7 @@ impl Checker<'_> {
             "name must be 1 to {MAX_NAME_LEN} characters of a-z, 0-9 and `_` (it is used in \
              systemd unit names and shell commands), got {name:?}"
         );
-        let fixed = snake_case(&name);
-        if fixed != name && is_consumer_name(&fixed) {
+        if let Some(fixed) = consumer_name_hint(&name) {
             msg.push_str(&format!("; did you mean {fixed:?}?"));
         }
         self.err(node.pos, msg);
@@ -1006,187 +985,9 @@ fn looks_like_number_or_bool(text: &str) -> bool {
         || text.starts_with("0o")
 }
 
-/// `[a-z0-9_]{1,MAX_NAME_LEN}`: safe in unit names, file names and shells.
-pub(crate) fn is_consumer_name(name: &str) -> bool {
-    crate::units::valid_name(name)
-}
-
-fn is_role_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-pub(crate) use crate::kafka::valid_topic_name as is_topic_name;
-
-/// `PriceDrops` -> `price_drops`, `price-drops` -> `price_drops`: a hint for bad names.
-fn snake_case(name: &str) -> String {
-    let mut out = String::new();
-    let mut prev_lower = false;
-    for ch in name.trim().chars() {
-        if ch.is_ascii_uppercase() {
-            if prev_lower {
-                out.push('_');
-            }
-            out.push(ch.to_ascii_lowercase());
-            prev_lower = false;
-        } else if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
-            out.push(ch);
-            prev_lower = true;
-        } else if "-_ .".contains(ch) {
-            if !out.is_empty() && !out.ends_with('_') {
-                out.push('_');
-            }
-            prev_lower = false;
-        }
-    }
-    out.trim_end_matches('_').to_string()
-}
-
-/// A host name, IPv4 or IPv6 address (`bare_ipv6`: IPv6 without brackets is accepted).
-pub(crate) fn check_address(address: &str, bare_ipv6: bool) -> Result<(), String> {
-    if address.is_empty() {
-        return Err("the address is empty".to_string());
-    }
-    if address.starts_with('-') {
-        return Err("it must not start with `-`".to_string());
-    }
-    let ipv6 = address.contains(':');
-    if ipv6 && !bare_ipv6 {
-        return Err("write an IPv6 address in brackets, such as [::1]:22".to_string());
-    }
-    let ok = address.chars().all(|c| {
-        c.is_ascii_alphanumeric() || c == '.' || c == '-' || (ipv6 && (c == ':' || c == '%'))
-    });
-    if !ok {
-        return Err("an address has only letters, digits, `.`, `-` (and `:` for IPv6)".to_string());
-    }
-    Ok(())
-}
-
-pub(crate) fn check_user(user: &str) -> Result<(), String> {
-    if user.is_empty() {
-        return Err("the user is empty".to_string());
-    }
-    if user.starts_with('-') {
-        return Err("a user must not start with `-`".to_string());
-    }
-    if !user
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
-        return Err("a user has only letters, digits, `.`, `_` and `-`".to_string());
-    }
-    Ok(())
-}
-
-/// Splits `address[:port]` / `[ipv6][:port]`; the port, when present, must be 1..=65535.
-pub(crate) fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
-    let (address, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (address, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "missing `]` after the IPv6 address".to_string())?;
-        if address.is_empty() {
-            return Err("the address is empty".to_string());
-        }
-        match after {
-            "" => (address, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (address, Some(port)),
-                None => return Err("expected `:port` after `]`".to_string()),
-            },
-        }
-    } else if s.matches(':').count() > 1 {
-        return Err("write an IPv6 address in brackets, such as [::1]:22".to_string());
-    } else {
-        match s.split_once(':') {
-            Some((address, port)) => (address, Some(port)),
-            None => (s, None),
-        }
-    };
-    check_address(address, s.starts_with('['))?;
-    let port = match port {
-        None => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => return Err(format!("the port must be 1..=65535, got {p:?}")),
-        },
-    };
-    Ok((address.to_string(), port))
-}
-
-fn check_host_port(s: &str, port_required: bool) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".to_string());
-    }
-    let (_, port) = split_host_port(s)?;
-    if port_required && port.is_none() {
-        return Err("the port is missing".to_string());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn consumer_names() {
-        for ok in ["price_drops", "a", "x1", "_", "2024_orders"] {
-            assert!(is_consumer_name(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "Price",
-            "price-drops",
-            "price drops",
-            "a;rm",
-            "ä",
-            "a:1",
-        ] {
-            assert!(!is_consumer_name(bad), "{bad}");
-        }
-        assert!(!is_consumer_name(&"a".repeat(MAX_NAME_LEN + 1)));
-    }
-
-    #[test]
-    fn topic_names() {
-        for ok in ["product_changes", "a.b-C_9", &"t".repeat(249)] {
-            assert!(is_topic_name(ok), "{ok}");
-        }
-        for bad in ["", ".", "..", "a b", "a,b", "a:b", &"t".repeat(250)] {
-            assert!(!is_topic_name(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn hints() {
-        assert_eq!(snake_case("PriceDrops"), "price_drops");
-        assert_eq!(snake_case("price-drops"), "price_drops");
-        assert_eq!(snake_case("Price Drops!"), "price_drops");
-    }
-
-    #[test]
-    fn host_ports() {
-        assert_eq!(
-            split_host_port("10.0.0.5:22"),
-            Ok(("10.0.0.5".to_string(), Some(22)))
-        );
-        assert_eq!(
-            split_host_port("[::1]:9092"),
-            Ok(("::1".to_string(), Some(9092)))
-        );
-        assert_eq!(split_host_port("kafka1"), Ok(("kafka1".to_string(), None)));
-        assert!(split_host_port("::1").is_err());
-        assert!(split_host_port("h:0").is_err());
-        assert!(split_host_port("h:70000").is_err());
-        assert!(split_host_port("h:+22").is_err());
-        assert!(split_host_port("-oProxyCommand=x").is_err());
-        assert!(check_host_port("h", true).is_err());
-        assert!(check_host_port("h", false).is_ok());
-    }
 
     #[test]
     fn numbers_are_shown_bare_and_strings_quoted() {

@@ -63,6 +63,14 @@ pub(crate) const RESERVED_KAFKA: &[(&str, &str)] = &[
     ),
 ];
 
+/// Why `key` may not be set in `kafka:` (from [`RESERVED_KAFKA`]); `None` when it may.
+pub(crate) fn reserved_kafka(key: &str) -> Option<&'static str> {
+    RESERVED_KAFKA
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, why)| *why)
+}
+
 impl Checker<'_> {
     /// Reports every key that is not in `accepted`, with the accepted keys (`place` says
     /// where: "at the top level", "in consumer `x`", ...).
@@ -145,5 +153,12 @@ mod tests {
         for key in DEFAULTS_KEYS {
             assert!(CONSUMER_KEYS.contains(key), "{key}");
         }
+    }
+
+    #[test]
+    fn reserved_kafka_properties() {
+        assert!(reserved_kafka("group.id").unwrap().contains("<app>-<name>"));
+        assert!(reserved_kafka("enable.auto.commit").is_some());
+        assert_eq!(reserved_kafka("fetch.max.bytes"), None);
     }
 }

@@ -17,6 +17,7 @@
 mod build;
 mod error;
 pub(crate) mod keys;
+pub(crate) mod rules;
 mod yaml;
 
 pub use error::{ManifestError, Pos, Problem};
@@ -159,12 +160,12 @@ impl Host {
     pub fn parse(text: &str) -> Result<Host, String> {
         let (user, rest) = match text.split_once('@') {
             Some((user, rest)) => {
-                build::check_user(user)?;
+                rules::check_ssh_user(user)?;
                 (Some(user.to_string()), rest)
             }
             None => (None, text),
         };
-        let (address, port) = build::split_host_port(rest)?;
+        let (address, port) = rules::split_host_port(rest)?;
         Ok(Host {
             address,
             port: port.unwrap_or(DEFAULT_SSH_PORT),
