@@ -2,24 +2,21 @@
 //! validation rule. Problems are collected, never returned early, so one run reports them all.
 
 use super::error::{Pos, Problem};
-use super::keys::{
-    suggest, BATCH_KEYS, CONSUMER_KEYS, DEFAULTS_KEYS, HOST_KEYS, RETRY_KEYS, TOP_KEYS,
-};
+use super::hosts::PlacementSrc;
+use super::keys::{BATCH_KEYS, CONSUMER_KEYS, DEFAULTS_KEYS, RETRY_KEYS, TOP_KEYS};
 use super::rules::{
-    check_address, check_broker, check_kafka_property, check_ssh_user, check_statsd,
-    consumer_name_hint, is_app_name, is_consumer_name, is_env_name, is_role_name, is_topic_name,
-    parse_run_as,
+    check_broker, check_kafka_property, check_statsd, consumer_name_hint, is_app_name,
+    is_consumer_name, is_env_name, is_topic_name, parse_run_as,
 };
 use super::yaml::{Entry, Node, Value};
 use super::{
     Batch, Command, ConsumerSpec, Host, Manifest, OnExhausted, Placement, Retry, DEFAULT_APP,
     DEFAULT_BATCH_MAX_SIZE, DEFAULT_BATCH_MAX_WAIT_MS, DEFAULT_RETRY_BACKOFF_MS,
-    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_BACKOFF_MS, DEFAULT_SCALE, DEFAULT_SSH_PORT,
-    MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS, MAX_NAME_LEN, MAX_RETRY_ATTEMPTS, MAX_RETRY_BACKOFF_MS,
-    MAX_SCALE,
+    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_BACKOFF_MS, DEFAULT_SCALE, MAX_BATCH_SIZE,
+    MAX_BATCH_WAIT_MS, MAX_NAME_LEN, MAX_RETRY_ATTEMPTS, MAX_RETRY_BACKOFF_MS, MAX_SCALE,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const EMPTY: &str = "the manifest is empty; expected a list of consumers such as \
                      `- name: price_drops` (the seed form) or a mapping with a `consumers:` list \
@@ -79,12 +76,6 @@ struct Layer {
     env: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone)]
-enum PlacementSrc {
-    Role(String),
-    Hosts(Vec<Host>),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Exhausted {
     Stop,
@@ -97,7 +88,8 @@ pub(super) struct Checker<'p> {
     problems: &'p mut Vec<Problem>,
 }
 
-fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
+/// The entry for `key` in a mapping (the YAML reader has already refused duplicate keys).
+pub(super) fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
     entries.iter().find(|e| e.key == key)
 }
 
@@ -364,39 +356,6 @@ impl Checker<'_> {
         }
     }
 
-    /// Reports a `role` that `roles:` does not define (`who`: which consumer, or empty).
-    fn check_role(
-        &mut self,
-        role: &str,
-        at: Pos,
-        roles: Option<&BTreeMap<String, Vec<Host>>>,
-        who: &str,
-    ) {
-        match roles {
-            Some(roles) if roles.contains_key(role) => {}
-            Some(roles) => {
-                let known: Vec<&str> = roles.keys().map(String::as_str).collect();
-                let mut msg = format!("unknown role `{role}`{who}");
-                if known.is_empty() {
-                    msg.push_str("; `roles:` defines no role");
-                } else {
-                    msg.push_str(&format!("; known roles: {}", known.join(", ")));
-                }
-                if let Some(s) = suggest(role, &known) {
-                    msg.push_str(&format!(" (did you mean `{s}`?)"));
-                }
-                self.err(at, msg);
-            }
-            None => self.err(
-                at,
-                format!(
-                    "role `{role}`{who} is not defined: the manifest has no `roles:` mapping \
-                     (role name -> list of hosts)"
-                ),
-            ),
-        }
-    }
-
     // ----- consumer settings -----
 
     /// Reads the settings shared by `defaults:` and consumers (keys are checked by the caller).
@@ -410,29 +369,7 @@ impl Checker<'_> {
                 .int(&e.value, "scale", 0, u64::from(MAX_SCALE))
                 .map(|v| v as u32);
         }
-        let role = get(entries, "role");
-        let hosts = get(entries, "hosts");
-        if let (Some(r), Some(h)) = (role, hosts) {
-            let later = if r.key_pos > h.key_pos { r } else { h };
-            self.err(
-                later.key_pos,
-                "give either `role` (hosts of a role) or `hosts` (a list of hosts), not both",
-            );
-        } else if let Some(e) = role {
-            if let Some(role) = self.role_name(&e.value) {
-                layer.placement = Some((PlacementSrc::Role(role), e.value.pos));
-            }
-        } else if let Some(e) = hosts {
-            if let Some(hosts) = self.host_list(&e.value, "hosts") {
-                if hosts.is_empty() {
-                    self.err(
-                        e.value.pos,
-                        "hosts must list at least one host; to run nothing use `scale: 0`",
-                    );
-                }
-                layer.placement = Some((PlacementSrc::Hosts(hosts), e.value.pos));
-            }
-        }
+        layer.placement = self.placement(entries);
         if let Some(e) = get(entries, "batch") {
             if let Some(b) = self.map(&e.value, "batch", "a mapping {max_size, max_wait_ms}") {
                 self.keys(b, BATCH_KEYS, "in batch");
@@ -663,146 +600,6 @@ impl Checker<'_> {
 
     // ----- fleet and settings -----
 
-    fn roles(&mut self, node: &Node) -> BTreeMap<String, Vec<Host>> {
-        let mut out = BTreeMap::new();
-        let Some(entries) = self.map(
-            node,
-            "roles",
-            "a mapping of role name -> list of hosts, such as `consumers: [deploy@10.0.0.5]`",
-        ) else {
-            return out;
-        };
-        for e in entries {
-            if !is_role_name(&e.key) {
-                self.err(
-                    e.key_pos,
-                    format!("role names must be a-z, 0-9, `_` and `-`, got {:?}", e.key),
-                );
-            }
-            let hosts = self
-                .host_list(&e.value, &format!("role `{}`", e.key))
-                .unwrap_or_default();
-            out.insert(e.key.clone(), hosts);
-        }
-        out
-    }
-
-    fn host_list(&mut self, node: &Node, field: &str) -> Option<Vec<Host>> {
-        let Value::Seq(items) = &node.value else {
-            self.err(
-                node.pos,
-                format!(
-                    "{field} must be a list of hosts (\"user@address:port\" or \
-                     {{address, port, user, identity_file}}), got {}",
-                    describe(node)
-                ),
-            );
-            return None;
-        };
-        let mut out: Vec<Host> = Vec::new();
-        let mut seen: Vec<(Host, Pos)> = Vec::new();
-        for item in items {
-            let Some(host) = self.host(item) else {
-                continue;
-            };
-            if let Some((_, first)) = seen.iter().find(|(h, _)| h.same_target(&host)) {
-                self.err(
-                    item.pos,
-                    format!(
-                        "host `{host}` is listed twice in {field} (first at line {})",
-                        first.line
-                    ),
-                );
-                continue;
-            }
-            seen.push((host.clone(), item.pos));
-            out.push(host);
-        }
-        Some(out)
-    }
-
-    fn host(&mut self, node: &Node) -> Option<Host> {
-        match &node.value {
-            Value::Scalar { text, .. } => match Host::parse(text) {
-                Ok(host) => Some(host),
-                Err(why) => {
-                    self.err(
-                        node.pos,
-                        format!(
-                            "a host must be \"[user@]address[:port]\" such as \
-                             \"deploy@10.0.0.5:22\", got {text:?}: {why}"
-                        ),
-                    );
-                    None
-                }
-            },
-            Value::Map(entries) => {
-                self.keys(entries, HOST_KEYS, "in host");
-                let Some(address) = get(entries, "address") else {
-                    self.err(
-                        node.pos,
-                        "a host mapping needs `address:` (and may have port, user, identity_file)",
-                    );
-                    return None;
-                };
-                let address_pos = address.value.pos;
-                let address = self.string(&address.value, "address")?;
-                if let Err(why) = check_address(&address, true) {
-                    self.err(
-                        address_pos,
-                        format!(
-                            "address must be a host name or IP address, got {address:?}: {why}"
-                        ),
-                    );
-                    return None;
-                }
-                let port = match get(entries, "port") {
-                    Some(e) => self.int(&e.value, "port", 1, 65535)? as u16,
-                    None => DEFAULT_SSH_PORT,
-                };
-                let user = match get(entries, "user") {
-                    Some(e) => {
-                        let user = self.string(&e.value, "user")?;
-                        if let Err(why) = check_ssh_user(&user) {
-                            self.err(e.value.pos, format!("user {user:?}: {why}"));
-                            return None;
-                        }
-                        Some(user)
-                    }
-                    None => None,
-                };
-                let identity_file = match get(entries, "identity_file") {
-                    Some(e) => {
-                        let file = self.string(&e.value, "identity_file")?;
-                        if file.is_empty() {
-                            self.err(e.value.pos, "identity_file must be a path, got \"\"");
-                            return None;
-                        }
-                        Some(PathBuf::from(file))
-                    }
-                    None => None,
-                };
-                Some(Host {
-                    address,
-                    port,
-                    user,
-                    identity_file,
-                })
-            }
-            _ => {
-                self.err(
-                    node.pos,
-                    format!(
-                        "a host must be \"[user@]address[:port]\" or a mapping {{address, port, \
-                         user, identity_file}}, got {}",
-                        describe(node)
-                    ),
-                );
-                None
-            }
-        }
-    }
-
     fn app(&mut self, node: &Node) -> Option<String> {
         let app = self.string(node, "app")?;
         if !is_app_name(&app) {
@@ -885,18 +682,6 @@ impl Checker<'_> {
         None
     }
 
-    fn role_name(&mut self, node: &Node) -> Option<String> {
-        let role = self.string(node, "role")?;
-        if !is_role_name(&role) {
-            self.err(
-                node.pos,
-                format!("role must be a role name of a-z, 0-9, `_` and `-`, got {role:?}"),
-            );
-            return None;
-        }
-        Some(role)
-    }
-
     fn topic(&mut self, node: &Node, field: &str) -> Option<String> {
         let topic = self.string(node, field)?;
         if !is_topic_name(&topic) {
@@ -914,7 +699,8 @@ impl Checker<'_> {
 
     // ----- generic readers -----
 
-    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
+    /// A scalar as text; anything else is reported as not a string.
+    pub(super) fn string(&mut self, node: &Node, field: &str) -> Option<String> {
         match &node.value {
             Value::Scalar { text, .. } => Some(text.clone()),
             _ => {
@@ -927,7 +713,9 @@ impl Checker<'_> {
         }
     }
 
-    fn int(&mut self, node: &Node, field: &str, min: u64, max: u64) -> Option<u64> {
+    /// A plain (unquoted) integer in `min..=max`: `"2"` is refused, so that a quoted number
+    /// is not silently taken for one.
+    pub(super) fn int(&mut self, node: &Node, field: &str, min: u64, max: u64) -> Option<u64> {
         if let Value::Scalar { text, plain: true } = &node.value {
             let digits = text.strip_prefix('+').unwrap_or(text);
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -948,7 +736,13 @@ impl Checker<'_> {
         None
     }
 
-    fn map<'n>(&mut self, node: &'n Node, field: &str, expected: &str) -> Option<&'n [Entry]> {
+    /// A mapping's entries; anything else is reported as not `expected`.
+    pub(super) fn map<'n>(
+        &mut self,
+        node: &'n Node,
+        field: &str,
+        expected: &str,
+    ) -> Option<&'n [Entry]> {
         match &node.value {
             Value::Map(entries) => Some(entries),
             _ => {
@@ -963,7 +757,7 @@ impl Checker<'_> {
 }
 
 /// How a node is shown after "got": numbers and booleans as written, strings quoted.
-fn describe(node: &Node) -> String {
+pub(super) fn describe(node: &Node) -> String {
     match &node.value {
         Value::Null => "nothing (null)".to_string(),
         Value::Scalar { text, plain: true } if looks_like_number_or_bool(text) => text.clone(),
