@@ -11,13 +11,23 @@
 //! - the extended form, a mapping of settings (`app`, `brokers`, `statsd`, `run_as`, `defaults`,
 //!   `hosts`, `roles`) with the list under `consumers:`.
 //!
-//! Inside: `yaml` turns the text into a tree of positioned nodes (saphyr-parser events), and
-//! `build` checks that tree against the schema, collecting problems.
+//! Inside, where each rule lives:
+//! - `yaml`: the text to a tree of positioned nodes (saphyr-parser events); syntax, duplicate
+//!   keys, anchors, one document;
+//! - `build`: the walk over that tree (the two forms, top-level settings, each consumer's
+//!   name and topics), collecting problems;
+//! - `keys`: the keys each mapping accepts, and the librdkafka properties kafkactl reserves;
+//! - `rules`: every rule for a single value (consumer, role and topic names, addresses,
+//!   `host:port`, ...), for the commands and the worker too;
+//! - `hosts`: [`Host`], [`Placement`], the fleet, `hosts:` / `roles:` / `role:`;
+//! - `resolve`: the settings `defaults:` and a consumer share, and how they are layered;
+//! - `error`: [`ManifestError`] and its `FILE:LINE:COLUMN` lines.
 
 mod build;
 mod error;
 mod hosts;
 pub(crate) mod keys;
+mod resolve;
 pub(crate) mod rules;
 mod yaml;
 
