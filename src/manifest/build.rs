@@ -1,72 +1,23 @@
-//! From a positioned YAML tree to a [`Manifest`]: the schema, the defaults and every
-//! validation rule. Problems are collected, never returned early, so one run reports them all.
+//! The tree walk: from a positioned YAML tree to a [`Manifest`]. It follows the schema's
+//! shape (the two forms, the top-level settings, each consumer's name and topics) and hands
+//! each part to where its rules live: [`super::keys`] (accepted keys), [`super::rules`] (one
+//! value), [`super::hosts`] (hosts, roles, placement) and [`super::resolve`] (a consumer's
+//! settings and `defaults:`). Those add their `impl Checker` blocks beside their rules.
+//!
+//! Problems are collected, never returned early, so one run reports them all.
 
 use super::error::{Pos, Problem};
-use super::yaml::{Entry, Node, Value};
-use super::{
-    Batch, Command, ConsumerSpec, Host, Manifest, OnExhausted, Placement, Retry, DEFAULT_APP,
-    DEFAULT_BATCH_MAX_SIZE, DEFAULT_BATCH_MAX_WAIT_MS, DEFAULT_RETRY_BACKOFF_MS,
-    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_BACKOFF_MS, DEFAULT_SCALE, DEFAULT_SSH_PORT,
-    MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS, MAX_NAME_LEN, MAX_RETRY_ATTEMPTS, MAX_RETRY_BACKOFF_MS,
-    MAX_SCALE,
+use super::hosts::PlacementSrc;
+use super::keys::{CONSUMER_KEYS, DEFAULTS_KEYS, TOP_KEYS};
+use super::resolve::Layer;
+use super::rules::{
+    check_broker, check_statsd, consumer_name_hint, is_app_name, is_consumer_name, is_topic_name,
+    parse_run_as,
 };
+use super::yaml::{Entry, Node, Value};
+use super::{ConsumerSpec, Host, Manifest, DEFAULT_APP, MAX_NAME_LEN};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-
-/// Keys of the extended form's top-level mapping.
-pub(crate) const TOP_KEYS: &[&str] = &[
-    "app",
-    "brokers",
-    "statsd",
-    "run_as",
-    "defaults",
-    "hosts",
-    "roles",
-    "consumers",
-];
-/// Keys of one consumer.
-pub(crate) const CONSUMER_KEYS: &[&str] = &[
-    "name", "topic", "topics", "command", "scale", "role", "hosts", "batch", "retry", "kafka",
-    "env",
-];
-/// Keys of `defaults:` (a consumer's, less what must be per consumer).
-pub(crate) const DEFAULTS_KEYS: &[&str] = &[
-    "command", "scale", "role", "hosts", "batch", "retry", "kafka", "env",
-];
-/// Keys of `batch:`.
-pub(crate) const BATCH_KEYS: &[&str] = &["max_size", "max_wait_ms"];
-/// Keys of `retry:`.
-pub(crate) const RETRY_KEYS: &[&str] = &[
-    "max_attempts",
-    "backoff_ms",
-    "max_backoff_ms",
-    "on_exhausted",
-    "dead_letter_topic",
-];
-/// Keys of a host written as a mapping.
-pub(crate) const HOST_KEYS: &[&str] = &["address", "port", "user", "identity_file"];
-
-/// librdkafka properties that kafkactl sets itself: the one list of them, enforced when the
-/// manifest loads (so `deploy --dry-run` says what the worker would refuse at start).
-pub(crate) const RESERVED_KAFKA: &[(&str, &str)] = &[
-    (
-        "group.id",
-        "kafkactl sets it to <app>-<name>; change `app` or the consumer's name instead",
-    ),
-    (
-        "client.id",
-        "kafkactl sets it to <host>-<name>-<n>, which names the instance in lag and logs",
-    ),
-    ("bootstrap.servers", "use the top-level `brokers:` instead"),
-    (
-        "enable.auto.offset.store",
-        "the worker stores an offset only after the handler acked it (at least once)",
-    ),
-    (
-        "enable.auto.commit",
-        "the worker commits what the handler acked, periodically and on every rebalance",
-    ),
-];
+use std::path::Path;
 
 const EMPTY: &str = "the manifest is empty; expected a list of consumers such as \
                      `- name: price_drops` (the seed form) or a mapping with a `consumers:` list \
@@ -108,51 +59,27 @@ pub(crate) fn build(root: Option<&Node>, path: &Path, problems: &mut Vec<Problem
     manifest
 }
 
-/// Settings that `defaults:` or a consumer may give, each with where it was given when a
-/// later check needs to point at it.
-#[derive(Debug, Default, Clone)]
-struct Layer {
-    command: Option<Command>,
-    scale: Option<u32>,
-    placement: Option<(PlacementSrc, Pos)>,
-    max_size: Option<u32>,
-    max_wait_ms: Option<u64>,
-    max_attempts: Option<u32>,
-    backoff_ms: Option<(u64, Pos)>,
-    max_backoff_ms: Option<(u64, Pos)>,
-    on_exhausted: Option<(Exhausted, Pos)>,
-    dead_letter_topic: Option<(String, Pos)>,
-    kafka: Vec<(String, String)>,
-    env: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone)]
-enum PlacementSrc {
-    Role(String),
-    Hosts(Vec<Host>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Exhausted {
-    Stop,
-    DeadLetter,
-}
-
-struct Checker<'p> {
+/// Walks the tree, collecting every problem in `problems` (the manifest is meaningful only
+/// when none was found). Its methods are spread over the modules of the rules they apply.
+pub(super) struct Checker<'p> {
     problems: &'p mut Vec<Problem>,
 }
 
-fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
+/// The entry for `key` in a mapping (the YAML reader has already refused duplicate keys).
+pub(super) fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
     entries.iter().find(|e| e.key == key)
 }
 
 impl Checker<'_> {
-    fn err(&mut self, pos: Pos, message: impl Into<String>) {
+    /// Records a problem at `pos`.
+    pub(super) fn err(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem::new(pos, message));
     }
 
     // ----- the two forms -----
 
+    /// The extended form: top-level settings into `m`, then `defaults:` (a default `role:`
+    /// is checked here, once, not once per consumer), then the consumers.
     fn extended(&mut self, pos: Pos, entries: &[Entry], m: &mut Manifest) {
         self.keys(entries, TOP_KEYS, "at the top level");
         if let Some(e) = get(entries, "app") {
@@ -168,7 +95,7 @@ impl Checker<'_> {
         }
         if let Some(e) = get(entries, "run_as") {
             if let Some(text) = self.string(&e.value, "run_as") {
-                match crate::units::RunAs::parse(&text) {
+                match parse_run_as(&text) {
                     Ok(run_as) => m.run_as = Some(run_as),
                     Err(why) => self.err(e.value.pos, format!("run_as: {why}")),
                 }
@@ -214,6 +141,8 @@ impl Checker<'_> {
         m.roles = roles.unwrap_or_default();
     }
 
+    /// A list of consumers (the seed form's root, or `consumers:`), each resolved over
+    /// `defaults`; a repeated name is reported at the second, naming the first's line.
     fn consumers(
         &mut self,
         items: &[Node],
@@ -277,279 +206,26 @@ impl Checker<'_> {
         out
     }
 
-    /// Applies defaults, then the checks that need both layers.
-    fn resolve(
-        &mut self,
-        name: String,
-        pos: Pos,
-        topics: Vec<String>,
-        defaults: &Layer,
-        own: Layer,
-        roles: Option<&BTreeMap<String, Vec<Host>>>,
-    ) -> ConsumerSpec {
-        // A problem that comes from `defaults:` alone is reported once: its message leaves
-        // the consumer out, so the repeats for other consumers are identical and dropped.
-        let who = |own_part: bool| {
-            if own_part && !name.is_empty() {
-                format!(" (consumer `{name}`)")
-            } else {
-                String::new()
-            }
-        };
-        if let Some((PlacementSrc::Role(role), at)) = &own.placement {
-            self.check_role(role, *at, roles, &who(true));
-        }
-        // (a role from `defaults:` was checked once, with the defaults)
-        let placement = match own.placement.or_else(|| defaults.placement.clone()) {
-            None => Placement::Everywhere,
-            Some((PlacementSrc::Hosts(hosts), _)) => Placement::Hosts(hosts),
-            Some((PlacementSrc::Role(role), _)) => Placement::Role(role),
-        };
+    // ----- a consumer's own keys -----
 
-        let backoff = own.backoff_ms.or(defaults.backoff_ms);
-        let max_backoff = own.max_backoff_ms.or(defaults.max_backoff_ms);
-        let backoff_ms = backoff.map_or(DEFAULT_RETRY_BACKOFF_MS, |(v, _)| v);
-        let max_backoff_ms = max_backoff.map_or(DEFAULT_RETRY_MAX_BACKOFF_MS, |(v, _)| v);
-        if max_backoff_ms < backoff_ms {
-            // Point at the consumer's own value when it has one, else at the default.
-            let at = own
-                .max_backoff_ms
-                .or(own.backoff_ms)
-                .or(max_backoff)
-                .or(backoff)
-                .map_or(pos, |(_, p)| p);
-            self.err(
-                at,
-                format!(
-                    "retry.max_backoff_ms ({max_backoff_ms}) must be at least retry.backoff_ms \
-                     ({backoff_ms}){}",
-                    who(own.backoff_ms.is_some() || own.max_backoff_ms.is_some())
-                ),
-            );
+    /// A consumer's `name:`; a bad one gets the closest valid name as a hint.
+    fn name(&mut self, node: &Node) -> Option<String> {
+        let name = self.string(node, "name")?;
+        if is_consumer_name(&name) {
+            return Some(name);
         }
-        let dead_letter_topic = own
-            .dead_letter_topic
-            .clone()
-            .or_else(|| defaults.dead_letter_topic.clone());
-        let on_exhausted = match own.on_exhausted.or(defaults.on_exhausted) {
-            Some((Exhausted::DeadLetter, at)) => match dead_letter_topic {
-                None => {
-                    self.err(
-                        at,
-                        format!(
-                            "on_exhausted: dead_letter needs retry.dead_letter_topic, the topic \
-                             that receives the messages whose attempts ran out (consumer `{name}`)"
-                        ),
-                    );
-                    OnExhausted::Stop
-                }
-                Some((topic, topic_pos)) => {
-                    if topics.contains(&topic) {
-                        self.err(
-                            topic_pos,
-                            format!(
-                                "dead_letter_topic `{topic}` is a topic that consumer `{name}` \
-                                 consumes; it must be another topic"
-                            ),
-                        );
-                    }
-                    OnExhausted::DeadLetter { topic }
-                }
-            },
-            Some((Exhausted::Stop, _)) => OnExhausted::Stop,
-            None => {
-                if let Some((_, at)) = dead_letter_topic {
-                    self.err(
-                        at,
-                        format!(
-                            "dead_letter_topic is set but on_exhausted is not; add \
-                             `on_exhausted: dead_letter` to use it{}",
-                            who(own.dead_letter_topic.is_some())
-                        ),
-                    );
-                }
-                OnExhausted::Stop
-            }
-        };
-
-        let mut kafka: BTreeMap<String, String> = defaults.kafka.iter().cloned().collect();
-        kafka.extend(own.kafka);
-        let mut env: BTreeMap<String, String> = defaults.env.iter().cloned().collect();
-        env.extend(own.env);
-
-        ConsumerSpec {
-            name,
-            topics,
-            command: own.command.or_else(|| defaults.command.clone()),
-            scale: own.scale.or(defaults.scale).unwrap_or(DEFAULT_SCALE),
-            placement,
-            batch: Batch {
-                max_size: own
-                    .max_size
-                    .or(defaults.max_size)
-                    .unwrap_or(DEFAULT_BATCH_MAX_SIZE),
-                max_wait_ms: own
-                    .max_wait_ms
-                    .or(defaults.max_wait_ms)
-                    .unwrap_or(DEFAULT_BATCH_MAX_WAIT_MS),
-            },
-            retry: Retry {
-                max_attempts: own
-                    .max_attempts
-                    .or(defaults.max_attempts)
-                    .unwrap_or(DEFAULT_RETRY_MAX_ATTEMPTS),
-                backoff_ms,
-                max_backoff_ms,
-                on_exhausted,
-            },
-            kafka,
-            env,
-            pos,
+        let mut msg = format!(
+            "name must be 1 to {MAX_NAME_LEN} characters of a-z, 0-9 and `_` (it is used in \
+             systemd unit names and shell commands), got {name:?}"
+        );
+        if let Some(fixed) = consumer_name_hint(&name) {
+            msg.push_str(&format!("; did you mean {fixed:?}?"));
         }
+        self.err(node.pos, msg);
+        None
     }
 
-    /// Reports a `role` that `roles:` does not define (`who`: which consumer, or empty).
-    fn check_role(
-        &mut self,
-        role: &str,
-        at: Pos,
-        roles: Option<&BTreeMap<String, Vec<Host>>>,
-        who: &str,
-    ) {
-        match roles {
-            Some(roles) if roles.contains_key(role) => {}
-            Some(roles) => {
-                let known: Vec<&str> = roles.keys().map(String::as_str).collect();
-                let mut msg = format!("unknown role `{role}`{who}");
-                if known.is_empty() {
-                    msg.push_str("; `roles:` defines no role");
-                } else {
-                    msg.push_str(&format!("; known roles: {}", known.join(", ")));
-                }
-                if let Some(s) = suggest(role, &known) {
-                    msg.push_str(&format!(" (did you mean `{s}`?)"));
-                }
-                self.err(at, msg);
-            }
-            None => self.err(
-                at,
-                format!(
-                    "role `{role}`{who} is not defined: the manifest has no `roles:` mapping \
-                     (role name -> list of hosts)"
-                ),
-            ),
-        }
-    }
-
-    // ----- consumer settings -----
-
-    /// Reads the settings shared by `defaults:` and consumers (keys are checked by the caller).
-    fn layer(&mut self, entries: &[Entry]) -> Layer {
-        let mut layer = Layer::default();
-        if let Some(e) = get(entries, "command") {
-            layer.command = self.command(&e.value);
-        }
-        if let Some(e) = get(entries, "scale") {
-            layer.scale = self
-                .int(&e.value, "scale", 0, u64::from(MAX_SCALE))
-                .map(|v| v as u32);
-        }
-        let role = get(entries, "role");
-        let hosts = get(entries, "hosts");
-        if let (Some(r), Some(h)) = (role, hosts) {
-            let later = if r.key_pos > h.key_pos { r } else { h };
-            self.err(
-                later.key_pos,
-                "give either `role` (hosts of a role) or `hosts` (a list of hosts), not both",
-            );
-        } else if let Some(e) = role {
-            if let Some(role) = self.role_name(&e.value) {
-                layer.placement = Some((PlacementSrc::Role(role), e.value.pos));
-            }
-        } else if let Some(e) = hosts {
-            if let Some(hosts) = self.host_list(&e.value, "hosts") {
-                if hosts.is_empty() {
-                    self.err(
-                        e.value.pos,
-                        "hosts must list at least one host; to run nothing use `scale: 0`",
-                    );
-                }
-                layer.placement = Some((PlacementSrc::Hosts(hosts), e.value.pos));
-            }
-        }
-        if let Some(e) = get(entries, "batch") {
-            if let Some(b) = self.map(&e.value, "batch", "a mapping {max_size, max_wait_ms}") {
-                self.keys(b, BATCH_KEYS, "in batch");
-                if let Some(e) = get(b, "max_size") {
-                    layer.max_size = self
-                        .int(&e.value, "batch.max_size", 1, u64::from(MAX_BATCH_SIZE))
-                        .map(|v| v as u32);
-                }
-                if let Some(e) = get(b, "max_wait_ms") {
-                    layer.max_wait_ms =
-                        self.int(&e.value, "batch.max_wait_ms", 0, MAX_BATCH_WAIT_MS);
-                }
-            }
-        }
-        if let Some(e) = get(entries, "retry") {
-            if let Some(r) = self.map(
-                &e.value,
-                "retry",
-                "a mapping {max_attempts, backoff_ms, max_backoff_ms, on_exhausted, dead_letter_topic}",
-            ) {
-                self.retry(r, &mut layer);
-            }
-        }
-        if let Some(e) = get(entries, "kafka") {
-            layer.kafka = self.kafka(&e.value);
-        }
-        if let Some(e) = get(entries, "env") {
-            layer.env = self.env(&e.value);
-        }
-        layer
-    }
-
-    fn retry(&mut self, r: &[Entry], layer: &mut Layer) {
-        self.keys(r, RETRY_KEYS, "in retry");
-        if let Some(e) = get(r, "max_attempts") {
-            layer.max_attempts = self
-                .int(
-                    &e.value,
-                    "retry.max_attempts",
-                    1,
-                    u64::from(MAX_RETRY_ATTEMPTS),
-                )
-                .map(|v| v as u32);
-        }
-        for (key, slot) in [
-            ("backoff_ms", &mut layer.backoff_ms),
-            ("max_backoff_ms", &mut layer.max_backoff_ms),
-        ] {
-            if let Some(e) = get(r, key) {
-                *slot = self
-                    .int(&e.value, &format!("retry.{key}"), 0, MAX_RETRY_BACKOFF_MS)
-                    .map(|v| (v, e.value.pos));
-            }
-        }
-        if let Some(e) = get(r, "on_exhausted") {
-            let what = "retry.on_exhausted must be `dead_letter` or `stop`";
-            match &e.value.value {
-                Value::Scalar { text, .. } if text == "dead_letter" => {
-                    layer.on_exhausted = Some((Exhausted::DeadLetter, e.value.pos));
-                }
-                Value::Scalar { text, .. } if text == "stop" => {
-                    layer.on_exhausted = Some((Exhausted::Stop, e.value.pos));
-                }
-                _ => self.err(e.value.pos, format!("{what}, got {}", describe(&e.value))),
-            }
-        }
-        if let Some(e) = get(r, "dead_letter_topic") {
-            if let Some(topic) = self.topic(&e.value, "retry.dead_letter_topic") {
-                layer.dead_letter_topic = Some((topic, e.value.pos));
-            }
-        }
-    }
-
+    /// `topic:` or `topics:` (at most one of them); empty when neither is given.
     fn topics(&mut self, entries: &[Entry]) -> Vec<String> {
         let topic = get(entries, "topic");
         let topics = get(entries, "topics");
@@ -599,281 +275,27 @@ impl Checker<'_> {
         out
     }
 
-    fn command(&mut self, node: &Node) -> Option<Command> {
-        let expected = "command must be a string (run with /bin/sh -c) or a list (program and \
-                        arguments, run as is)";
-        match &node.value {
-            Value::Scalar { text, .. } => {
-                if text.trim().is_empty() {
-                    self.err(node.pos, format!("{expected}, got an empty string"));
-                    return None;
-                }
-                Some(Command::Shell(text.clone()))
-            }
-            Value::Seq(items) => {
-                if items.is_empty() {
-                    self.err(node.pos, format!("{expected}, got an empty list"));
-                    return None;
-                }
-                let mut argv = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    match &item.value {
-                        Value::Scalar { text, .. } if i > 0 || !text.trim().is_empty() => {
-                            argv.push(text.clone());
-                        }
-                        _ => self.err(
-                            item.pos,
-                            format!(
-                                "each item of a command list must be a string{}, got {}",
-                                if i == 0 {
-                                    " (the program: not empty)"
-                                } else {
-                                    ""
-                                },
-                                describe(item)
-                            ),
-                        ),
-                    }
-                }
-                (argv.len() == items.len()).then_some(Command::Argv(argv))
-            }
-            _ => {
-                self.err(node.pos, format!("{expected}, got {}", describe(node)));
-                None
-            }
-        }
-    }
-
-    fn kafka(&mut self, node: &Node) -> Vec<(String, String)> {
-        self.scalar_map(
-            node,
-            "kafka",
-            "a mapping of librdkafka properties such as `fetch.max.bytes: 1048576`",
-            |key| {
-                if let Some((_, why)) = RESERVED_KAFKA.iter().find(|(k, _)| *k == key) {
-                    return Some(format!("kafka property `{key}` cannot be set here: {why}"));
-                }
-                let valid = !key.is_empty()
-                    && key
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c));
-                (!valid).then(|| {
-                    format!(
-                        "kafka property names are librdkafka's: a-z, 0-9, `.`, `_` and `-`, \
-                         such as `fetch.max.bytes`; got {key:?}"
-                    )
-                })
-            },
-            |key| format!("kafka property `{key}` must be a string, number or boolean"),
-        )
-    }
-
-    fn env(&mut self, node: &Node) -> Vec<(String, String)> {
-        self.scalar_map(
-            node,
-            "env",
-            "a mapping of environment variables such as `RAILS_ENV: production`",
-            |key| {
-                let valid = key
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                (!valid).then(|| {
-                    format!(
-                        "environment variable names must match [A-Za-z_][A-Za-z0-9_]*, got {key:?}"
-                    )
-                })
-            },
-            |key| {
-                format!(
-                    "env `{key}` must be a string, number or boolean (write \"\" for an \
-                     empty value)"
-                )
-            },
-        )
-    }
-
-    /// A mapping of names to scalar values (`kafka:`, `env:`): `bad_key` explains a name
-    /// that is not allowed, `bad_value` starts the message for a value that is not a scalar.
-    fn scalar_map(
-        &mut self,
-        node: &Node,
-        field: &str,
-        expected: &str,
-        bad_key: impl Fn(&str) -> Option<String>,
-        bad_value: impl Fn(&str) -> String,
-    ) -> Vec<(String, String)> {
-        let Some(entries) = self.map(node, field, expected) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for e in entries {
-            if let Some(why) = bad_key(&e.key) {
-                self.err(e.key_pos, why);
-                continue;
-            }
-            match &e.value.value {
-                Value::Scalar { text, .. } => out.push((e.key.clone(), text.clone())),
-                _ => self.err(
-                    e.value.pos,
-                    format!("{}, got {}", bad_value(&e.key), describe(&e.value)),
-                ),
-            }
-        }
-        out
-    }
-
-    // ----- fleet and settings -----
-
-    fn roles(&mut self, node: &Node) -> BTreeMap<String, Vec<Host>> {
-        let mut out = BTreeMap::new();
-        let Some(entries) = self.map(
-            node,
-            "roles",
-            "a mapping of role name -> list of hosts, such as `consumers: [deploy@10.0.0.5]`",
-        ) else {
-            return out;
-        };
-        for e in entries {
-            if !is_role_name(&e.key) {
-                self.err(
-                    e.key_pos,
-                    format!("role names must be a-z, 0-9, `_` and `-`, got {:?}", e.key),
-                );
-            }
-            let hosts = self
-                .host_list(&e.value, &format!("role `{}`", e.key))
-                .unwrap_or_default();
-            out.insert(e.key.clone(), hosts);
-        }
-        out
-    }
-
-    fn host_list(&mut self, node: &Node, field: &str) -> Option<Vec<Host>> {
-        let Value::Seq(items) = &node.value else {
+    /// A topic name (`topic:`, an item of `topics:`, `retry.dead_letter_topic`).
+    pub(super) fn topic(&mut self, node: &Node, field: &str) -> Option<String> {
+        let topic = self.string(node, field)?;
+        if !is_topic_name(&topic) {
             self.err(
                 node.pos,
                 format!(
-                    "{field} must be a list of hosts (\"user@address:port\" or \
-                     {{address, port, user, identity_file}}), got {}",
-                    describe(node)
+                    "{field} must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, \
+                     `.`, `_` and `-`, got {topic:?}"
                 ),
             );
             return None;
-        };
-        let mut out: Vec<Host> = Vec::new();
-        let mut seen: Vec<(Host, Pos)> = Vec::new();
-        for item in items {
-            let Some(host) = self.host(item) else {
-                continue;
-            };
-            if let Some((_, first)) = seen.iter().find(|(h, _)| h.same_target(&host)) {
-                self.err(
-                    item.pos,
-                    format!(
-                        "host `{host}` is listed twice in {field} (first at line {})",
-                        first.line
-                    ),
-                );
-                continue;
-            }
-            seen.push((host.clone(), item.pos));
-            out.push(host);
         }
-        Some(out)
+        Some(topic)
     }
 
-    fn host(&mut self, node: &Node) -> Option<Host> {
-        match &node.value {
-            Value::Scalar { text, .. } => match Host::parse(text) {
-                Ok(host) => Some(host),
-                Err(why) => {
-                    self.err(
-                        node.pos,
-                        format!(
-                            "a host must be \"[user@]address[:port]\" such as \
-                             \"deploy@10.0.0.5:22\", got {text:?}: {why}"
-                        ),
-                    );
-                    None
-                }
-            },
-            Value::Map(entries) => {
-                self.keys(entries, HOST_KEYS, "in host");
-                let Some(address) = get(entries, "address") else {
-                    self.err(
-                        node.pos,
-                        "a host mapping needs `address:` (and may have port, user, identity_file)",
-                    );
-                    return None;
-                };
-                let address_pos = address.value.pos;
-                let address = self.string(&address.value, "address")?;
-                if let Err(why) = check_address(&address, true) {
-                    self.err(
-                        address_pos,
-                        format!(
-                            "address must be a host name or IP address, got {address:?}: {why}"
-                        ),
-                    );
-                    return None;
-                }
-                let port = match get(entries, "port") {
-                    Some(e) => self.int(&e.value, "port", 1, 65535)? as u16,
-                    None => DEFAULT_SSH_PORT,
-                };
-                let user = match get(entries, "user") {
-                    Some(e) => {
-                        let user = self.string(&e.value, "user")?;
-                        if let Err(why) = check_user(&user) {
-                            self.err(e.value.pos, format!("user {user:?}: {why}"));
-                            return None;
-                        }
-                        Some(user)
-                    }
-                    None => None,
-                };
-                let identity_file = match get(entries, "identity_file") {
-                    Some(e) => {
-                        let file = self.string(&e.value, "identity_file")?;
-                        if file.is_empty() {
-                            self.err(e.value.pos, "identity_file must be a path, got \"\"");
-                            return None;
-                        }
-                        Some(PathBuf::from(file))
-                    }
-                    None => None,
-                };
-                Some(Host {
-                    address,
-                    port,
-                    user,
-                    identity_file,
-                })
-            }
-            _ => {
-                self.err(
-                    node.pos,
-                    format!(
-                        "a host must be \"[user@]address[:port]\" or a mapping {{address, port, \
-                         user, identity_file}}, got {}",
-                        describe(node)
-                    ),
-                );
-                None
-            }
-        }
-    }
+    // ----- top-level settings -----
 
     fn app(&mut self, node: &Node) -> Option<String> {
         let app = self.string(node, "app")?;
-        let valid = !app.is_empty()
-            && app.len() <= MAX_NAME_LEN
-            && app
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !valid {
+        if !is_app_name(&app) {
             self.err(
                 node.pos,
                 format!(
@@ -886,6 +308,8 @@ impl Checker<'_> {
         Some(app)
     }
 
+    /// `brokers:`: `"h:p,h:p"` or a list of `"h:p"`; every item is checked, not only the first
+    /// bad one.
     fn brokers(&mut self, node: &Node) -> Vec<String> {
         let expected = "brokers must be \"host:port[,host:port...]\" or a list of \"host:port\"";
         let items: Vec<(String, Pos)> = match &node.value {
@@ -913,7 +337,7 @@ impl Checker<'_> {
         };
         let mut out = Vec::new();
         for (broker, pos) in items {
-            match check_host_port(&broker, false) {
+            match check_broker(&broker) {
                 Ok(()) => out.push(broker),
                 Err(why) => self.err(pos, format!("{expected}, got {broker:?}: {why}")),
             }
@@ -923,7 +347,7 @@ impl Checker<'_> {
 
     fn statsd(&mut self, node: &Node) -> Option<String> {
         let addr = self.string(node, "statsd")?;
-        if let Err(why) = check_host_port(&addr, true) {
+        if let Err(why) = check_statsd(&addr) {
             self.err(
                 node.pos,
                 format!(
@@ -935,87 +359,10 @@ impl Checker<'_> {
         Some(addr)
     }
 
-    // ----- names -----
-
-    fn name(&mut self, node: &Node) -> Option<String> {
-        let name = self.string(node, "name")?;
-        if is_consumer_name(&name) {
-            return Some(name);
-        }
-        let mut msg = format!(
-            "name must be 1 to {MAX_NAME_LEN} characters of a-z, 0-9 and `_` (it is used in \
-             systemd unit names and shell commands), got {name:?}"
-        );
-        let fixed = snake_case(&name);
-        if fixed != name && is_consumer_name(&fixed) {
-            msg.push_str(&format!("; did you mean {fixed:?}?"));
-        }
-        self.err(node.pos, msg);
-        None
-    }
-
-    fn role_name(&mut self, node: &Node) -> Option<String> {
-        let role = self.string(node, "role")?;
-        if !is_role_name(&role) {
-            self.err(
-                node.pos,
-                format!("role must be a role name of a-z, 0-9, `_` and `-`, got {role:?}"),
-            );
-            return None;
-        }
-        Some(role)
-    }
-
-    fn topic(&mut self, node: &Node, field: &str) -> Option<String> {
-        let topic = self.string(node, field)?;
-        if !is_topic_name(&topic) {
-            self.err(
-                node.pos,
-                format!(
-                    "{field} must be a Kafka topic name: 1 to 249 characters of a-z, A-Z, 0-9, \
-                     `.`, `_` and `-`, got {topic:?}"
-                ),
-            );
-            return None;
-        }
-        Some(topic)
-    }
-
     // ----- generic readers -----
 
-    /// Reports every key that is not in `accepted`, with the accepted keys.
-    fn keys(&mut self, entries: &[Entry], accepted: &[&str], place: &str) {
-        for e in entries {
-            if accepted.contains(&e.key.as_str()) {
-                continue;
-            }
-            let mut msg = if e.key == "<<" {
-                format!(
-                    "YAML merge keys (`<<`) are not supported {place}; put shared consumer \
-                     settings under `defaults:`"
-                )
-            } else {
-                format!("unknown key `{}` {place}", e.key)
-            };
-            if let Some(s) = suggest(&e.key, accepted) {
-                msg.push_str(&format!(" (did you mean `{s}`?)"));
-            } else if accepted == DEFAULTS_KEYS && CONSUMER_KEYS.contains(&e.key.as_str()) {
-                msg.push_str(&format!(
-                    " (`{}` is set per consumer, it has no default)",
-                    e.key
-                ));
-            } else if accepted == TOP_KEYS && CONSUMER_KEYS.contains(&e.key.as_str()) {
-                msg.push_str(
-                    " (a consumer? in the seed form each consumer starts with `- `; in the \
-                     extended form consumers go under `consumers:`)",
-                );
-            }
-            msg.push_str(&format!("; accepted keys: {}", accepted.join(", ")));
-            self.err(e.key_pos, msg);
-        }
-    }
-
-    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
+    /// A scalar as text; anything else is reported as not a string.
+    pub(super) fn string(&mut self, node: &Node, field: &str) -> Option<String> {
         match &node.value {
             Value::Scalar { text, .. } => Some(text.clone()),
             _ => {
@@ -1028,7 +375,9 @@ impl Checker<'_> {
         }
     }
 
-    fn int(&mut self, node: &Node, field: &str, min: u64, max: u64) -> Option<u64> {
+    /// A plain (unquoted) integer in `min..=max`: `"2"` is refused, so that a quoted number
+    /// is not silently taken for one.
+    pub(super) fn int(&mut self, node: &Node, field: &str, min: u64, max: u64) -> Option<u64> {
         if let Value::Scalar { text, plain: true } = &node.value {
             let digits = text.strip_prefix('+').unwrap_or(text);
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -1049,7 +398,13 @@ impl Checker<'_> {
         None
     }
 
-    fn map<'n>(&mut self, node: &'n Node, field: &str, expected: &str) -> Option<&'n [Entry]> {
+    /// A mapping's entries; anything else is reported as not `expected`.
+    pub(super) fn map<'n>(
+        &mut self,
+        node: &'n Node,
+        field: &str,
+        expected: &str,
+    ) -> Option<&'n [Entry]> {
         match &node.value {
             Value::Map(entries) => Some(entries),
             _ => {
@@ -1064,7 +419,7 @@ impl Checker<'_> {
 }
 
 /// How a node is shown after "got": numbers and booleans as written, strings quoted.
-fn describe(node: &Node) -> String {
+pub(super) fn describe(node: &Node) -> String {
     match &node.value {
         Value::Null => "nothing (null)".to_string(),
         Value::Scalar { text, plain: true } if looks_like_number_or_bool(text) => text.clone(),
@@ -1086,216 +441,9 @@ fn looks_like_number_or_bool(text: &str) -> bool {
         || text.starts_with("0o")
 }
 
-/// `[a-z0-9_]{1,MAX_NAME_LEN}`: safe in unit names, file names and shells.
-pub(crate) fn is_consumer_name(name: &str) -> bool {
-    crate::units::valid_name(name)
-}
-
-fn is_role_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-pub(crate) use crate::kafka::valid_topic_name as is_topic_name;
-
-/// `PriceDrops` -> `price_drops`, `price-drops` -> `price_drops`: a hint for bad names.
-fn snake_case(name: &str) -> String {
-    let mut out = String::new();
-    let mut prev_lower = false;
-    for ch in name.trim().chars() {
-        if ch.is_ascii_uppercase() {
-            if prev_lower {
-                out.push('_');
-            }
-            out.push(ch.to_ascii_lowercase());
-            prev_lower = false;
-        } else if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
-            out.push(ch);
-            prev_lower = true;
-        } else if "-_ .".contains(ch) {
-            if !out.is_empty() && !out.ends_with('_') {
-                out.push('_');
-            }
-            prev_lower = false;
-        }
-    }
-    out.trim_end_matches('_').to_string()
-}
-
-/// The accepted word closest to a mistyped one, when it is close.
-fn suggest<'a>(word: &str, accepted: &[&'a str]) -> Option<&'a str> {
-    accepted
-        .iter()
-        .map(|a| (edit_distance(word, a), *a))
-        .filter(|(d, a)| *d < a.len() && *d <= 2.min(a.len() / 2).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, a)| a)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// A host name, IPv4 or IPv6 address (`bare_ipv6`: IPv6 without brackets is accepted).
-pub(crate) fn check_address(address: &str, bare_ipv6: bool) -> Result<(), String> {
-    if address.is_empty() {
-        return Err("the address is empty".to_string());
-    }
-    if address.starts_with('-') {
-        return Err("it must not start with `-`".to_string());
-    }
-    let ipv6 = address.contains(':');
-    if ipv6 && !bare_ipv6 {
-        return Err("write an IPv6 address in brackets, such as [::1]:22".to_string());
-    }
-    let ok = address.chars().all(|c| {
-        c.is_ascii_alphanumeric() || c == '.' || c == '-' || (ipv6 && (c == ':' || c == '%'))
-    });
-    if !ok {
-        return Err("an address has only letters, digits, `.`, `-` (and `:` for IPv6)".to_string());
-    }
-    Ok(())
-}
-
-pub(crate) fn check_user(user: &str) -> Result<(), String> {
-    if user.is_empty() {
-        return Err("the user is empty".to_string());
-    }
-    if user.starts_with('-') {
-        return Err("a user must not start with `-`".to_string());
-    }
-    if !user
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-    {
-        return Err("a user has only letters, digits, `.`, `_` and `-`".to_string());
-    }
-    Ok(())
-}
-
-/// Splits `address[:port]` / `[ipv6][:port]`; the port, when present, must be 1..=65535.
-pub(crate) fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
-    let (address, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (address, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "missing `]` after the IPv6 address".to_string())?;
-        if address.is_empty() {
-            return Err("the address is empty".to_string());
-        }
-        match after {
-            "" => (address, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (address, Some(port)),
-                None => return Err("expected `:port` after `]`".to_string()),
-            },
-        }
-    } else if s.matches(':').count() > 1 {
-        return Err("write an IPv6 address in brackets, such as [::1]:22".to_string());
-    } else {
-        match s.split_once(':') {
-            Some((address, port)) => (address, Some(port)),
-            None => (s, None),
-        }
-    };
-    check_address(address, s.starts_with('['))?;
-    let port = match port {
-        None => None,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => return Err(format!("the port must be 1..=65535, got {p:?}")),
-        },
-    };
-    Ok((address.to_string(), port))
-}
-
-fn check_host_port(s: &str, port_required: bool) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".to_string());
-    }
-    let (_, port) = split_host_port(s)?;
-    if port_required && port.is_none() {
-        return Err("the port is missing".to_string());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn consumer_names() {
-        for ok in ["price_drops", "a", "x1", "_", "2024_orders"] {
-            assert!(is_consumer_name(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "Price",
-            "price-drops",
-            "price drops",
-            "a;rm",
-            "ä",
-            "a:1",
-        ] {
-            assert!(!is_consumer_name(bad), "{bad}");
-        }
-        assert!(!is_consumer_name(&"a".repeat(MAX_NAME_LEN + 1)));
-    }
-
-    #[test]
-    fn topic_names() {
-        for ok in ["product_changes", "a.b-C_9", &"t".repeat(249)] {
-            assert!(is_topic_name(ok), "{ok}");
-        }
-        for bad in ["", ".", "..", "a b", "a,b", "a:b", &"t".repeat(250)] {
-            assert!(!is_topic_name(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn hints() {
-        assert_eq!(snake_case("PriceDrops"), "price_drops");
-        assert_eq!(snake_case("price-drops"), "price_drops");
-        assert_eq!(snake_case("Price Drops!"), "price_drops");
-        assert_eq!(suggest("topicz", CONSUMER_KEYS), Some("topic"));
-        assert_eq!(suggest("scael", CONSUMER_KEYS), Some("scale"));
-        assert_eq!(suggest("consumer", TOP_KEYS), Some("consumers"));
-        assert_eq!(suggest("zzzzzz", CONSUMER_KEYS), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-
-    #[test]
-    fn host_ports() {
-        assert_eq!(
-            split_host_port("10.0.0.5:22"),
-            Ok(("10.0.0.5".to_string(), Some(22)))
-        );
-        assert_eq!(
-            split_host_port("[::1]:9092"),
-            Ok(("::1".to_string(), Some(9092)))
-        );
-        assert_eq!(split_host_port("kafka1"), Ok(("kafka1".to_string(), None)));
-        assert!(split_host_port("::1").is_err());
-        assert!(split_host_port("h:0").is_err());
-        assert!(split_host_port("h:70000").is_err());
-        assert!(split_host_port("h:+22").is_err());
-        assert!(split_host_port("-oProxyCommand=x").is_err());
-        assert!(check_host_port("h", true).is_err());
-        assert!(check_host_port("h", false).is_ok());
-    }
 
     #[test]
     fn numbers_are_shown_bare_and_strings_quoted() {

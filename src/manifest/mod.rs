@@ -11,18 +11,31 @@
 //! - the extended form, a mapping of settings (`app`, `brokers`, `statsd`, `run_as`, `defaults`,
 //!   `hosts`, `roles`) with the list under `consumers:`.
 //!
-//! Inside: `yaml` turns the text into a tree of positioned nodes (saphyr-parser events), and
-//! `build` checks that tree against the schema, collecting problems.
+//! Inside, where each rule lives:
+//! - `yaml`: the text to a tree of positioned nodes (saphyr-parser events); syntax, duplicate
+//!   keys, anchors, one document;
+//! - `build`: the walk over that tree (the two forms, top-level settings, each consumer's
+//!   name and topics), collecting problems;
+//! - `keys`: the keys each mapping accepts, and the librdkafka properties kafkactl reserves;
+//! - `rules`: every rule for a single value (consumer, role and topic names, addresses,
+//!   `host:port`, ...), for the commands and the worker too;
+//! - `hosts`: [`Host`], [`Placement`], the fleet, `hosts:` / `roles:` / `role:`;
+//! - `resolve`: the settings `defaults:` and a consumer share, and how they are layered;
+//! - `error`: [`ManifestError`] and its `FILE:LINE:COLUMN` lines.
 
 mod build;
 mod error;
+mod hosts;
+pub(crate) mod keys;
+mod resolve;
+pub(crate) mod rules;
 mod yaml;
 
 pub use error::{ManifestError, Pos, Problem};
+pub use hosts::{Host, Placement};
 
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where the manifest is looked for when neither `-f/--manifest` nor `KAFKACTL_MANIFEST` says.
@@ -120,74 +133,6 @@ impl Command {
         match self {
             Command::Shell(s) => vec!["/bin/sh".to_string(), "-c".to_string(), s.clone()],
             Command::Argv(argv) => argv.clone(),
-        }
-    }
-}
-
-/// Which hosts a consumer runs on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Placement {
-    /// No `role` or `hosts`: every host of the fleet ([`Manifest::fleet`]); the local machine
-    /// when the manifest has no fleet.
-    Everywhere,
-    /// The hosts of this role (which exists in [`Manifest::roles`]).
-    Role(String),
-    /// These hosts.
-    Hosts(Vec<Host>),
-}
-
-/// A server reached over SSH: `user@address:port`, or a mapping with an identity file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Host {
-    /// Host name or IP address (IPv6 without brackets).
-    pub address: String,
-    /// SSH port, default [`DEFAULT_SSH_PORT`].
-    pub port: u16,
-    /// SSH user; `None`: ssh's default.
-    pub user: Option<String>,
-    /// SSH private key; `None`: ssh's default.
-    pub identity_file: Option<PathBuf>,
-}
-
-impl Host {
-    /// Parses `[user@]address[:port]`, IPv6 in brackets (`[::1]:22`).
-    ///
-    /// # Errors
-    /// Why the text is not a host, without the text itself.
-    pub fn parse(text: &str) -> Result<Host, String> {
-        let (user, rest) = match text.split_once('@') {
-            Some((user, rest)) => {
-                build::check_user(user)?;
-                (Some(user.to_string()), rest)
-            }
-            None => (None, text),
-        };
-        let (address, port) = build::split_host_port(rest)?;
-        Ok(Host {
-            address,
-            port: port.unwrap_or(DEFAULT_SSH_PORT),
-            user,
-            identity_file: None,
-        })
-    }
-
-    /// Whether both name the same SSH target (user, address and port).
-    pub fn same_target(&self, other: &Host) -> bool {
-        self.address == other.address && self.port == other.port && self.user == other.user
-    }
-}
-
-/// `[user@]address:port`, IPv6 in brackets.
-impl fmt::Display for Host {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(user) = &self.user {
-            write!(f, "{user}@")?;
-        }
-        if self.address.contains(':') {
-            write!(f, "[{}]:{}", self.address, self.port)
-        } else {
-            write!(f, "{}:{}", self.address, self.port)
         }
     }
 }
@@ -292,28 +237,6 @@ impl Manifest {
     /// `brokers` as librdkafka's `bootstrap.servers` (`a:9092,b:9092`); `None` when unset.
     pub fn bootstrap_servers(&self) -> Option<String> {
         (!self.brokers.is_empty()).then(|| self.brokers.join(","))
-    }
-
-    /// Every host of the fleet: `hosts:`, then each role's in role-name order, without repeats.
-    /// Empty when the manifest names no host (everything runs on the local machine).
-    pub fn fleet(&self) -> Vec<&Host> {
-        let mut out: Vec<&Host> = Vec::new();
-        for host in self.hosts.iter().chain(self.roles.values().flatten()) {
-            if !out.iter().any(|h| h.same_target(host)) {
-                out.push(host);
-            }
-        }
-        out
-    }
-
-    /// The hosts `consumer` runs on. Empty for [`Placement::Everywhere`] in a manifest without
-    /// hosts, meaning the local machine.
-    pub fn hosts_for<'a>(&'a self, consumer: &'a ConsumerSpec) -> Vec<&'a Host> {
-        match &consumer.placement {
-            Placement::Everywhere => self.fleet(),
-            Placement::Role(role) => self.roles.get(role).into_iter().flatten().collect(),
-            Placement::Hosts(hosts) => hosts.iter().collect(),
-        }
     }
 
     /// Checks that every consumer with `scale` above 0 can be started by a worker: it has a
@@ -661,12 +584,6 @@ consumers:
 
     #[test]
     fn hosts_are_checked() {
-        for bad in ["-oProxyCommand=x", "u@", "@h", "h:0", "::1", "a b", "h:ssh"] {
-            assert!(Host::parse(bad).is_err(), "{bad}");
-        }
-        let h = Host::parse("deploy@[::1]:2222").unwrap();
-        assert_eq!(h.to_string(), "deploy@[::1]:2222");
-        assert_eq!(Host::parse("10.0.0.5").unwrap().to_string(), "10.0.0.5:22");
         let msg = err("hosts: [a, a:22]\nconsumers: []\n");
         assert!(
             msg.contains("1:12: host `a:22` is listed twice in hosts (first at line 1)"),
