@@ -2,6 +2,7 @@
 //! kafkactl ships.
 
 pub use crate::systemd::Scope;
+use crate::manifest::rules::is_consumer_name;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +52,7 @@ impl Instance {
         let (name, index) = arg
             .split_once(':')
             .ok_or_else(|| format!("'{arg}' is not NAME:N (for example price_drops:1)"))?;
-        if !valid_name(name) {
+        if !is_consumer_name(name) {
             return Err(format!(
                 "'{name}' is not a valid consumer name (lowercase letters, digits and '_')"
             ));
@@ -80,15 +81,6 @@ impl fmt::Display for Instance {
 /// Longest consumer name accepted.
 pub const MAX_NAME_LEN: usize = 100;
 
-/// Whether `name` is a valid consumer name: `[a-z0-9_]{1,100}`, safe in unit names and shells.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// Which instances a `-c` argument means: a whole consumer (`NAME`) or one instance (`NAME:K`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstanceSelector {
@@ -103,7 +95,7 @@ impl InstanceSelector {
     pub fn parse(arg: &str) -> Result<InstanceSelector, String> {
         if arg.contains(':') {
             Instance::parse(arg).map(InstanceSelector::Instance)
-        } else if valid_name(arg) {
+        } else if is_consumer_name(arg) {
             Ok(InstanceSelector::Consumer(arg.to_string()))
         } else {
             Err(format!(

@@ -81,7 +81,7 @@ fn usage(message: String) -> anyhow::Error {
 /// Refuses a `-c` that cannot be a consumer name, before anything is reached.
 fn check_consumer_name(name: Option<&str>) -> Result<()> {
     match name {
-        Some(n) if !crate::units::valid_name(n) => Err(usage(format!(
+        Some(n) if !crate::manifest::rules::is_consumer_name(n) => Err(usage(format!(
             "'{n}' is not a valid consumer name (lowercase letters, digits and '_')"
         ))),
         _ => Ok(()),

@@ -16,7 +16,7 @@
 pub mod batch;
 mod dead_letter;
 mod handler;
-mod kafka;
+mod client_context;
 pub mod protocol;
 pub mod retry;
 pub mod settings;
@@ -37,7 +37,7 @@ use crate::units::Instance;
 use batch::{DeadLetterReason, Record};
 use dead_letter::{DeadLetter, DeadLetterSink};
 use handler::{HandlerConnection, HandlerError, HandlerLauncher, HandlerSpec};
-use kafka::WorkerContext;
+use client_context::WorkerContext;
 use protocol::{FromHandler, ToHandler};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};

@@ -5,8 +5,8 @@
 //! library. Keys, values and header values are base64, so messages are binary-safe. Pure: this
 //! module only encodes and decodes; the worker owns the pipes.
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+#[cfg(test)]
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -39,8 +39,10 @@ pub struct WireMessage {
     pub headers: Vec<(String, String)>,
 }
 
+#[cfg(test)]
 impl WireMessage {
-    /// A message from raw parts, encoding the binary fields.
+    /// A message from raw parts, encoding the binary fields (the worker builds its messages
+    /// from records; the tests build them from parts).
     pub fn new(
         topic: &str,
         partition: i32,
@@ -189,7 +191,9 @@ pub fn check_answer(reply: &FromHandler, batch_id: u64) -> Result<(), ProtocolVi
     }
 }
 
-/// Decodes a base64 field of a [`WireMessage`].
+/// Decodes a base64 field of a [`WireMessage`] (what a handler does on its side; the tests
+/// check the round trip with it).
+#[cfg(test)]
 pub fn decode_bytes(field: &str) -> Result<Vec<u8>, ProtocolViolation> {
     B64.decode(field)
         .map_err(|e| ProtocolViolation(format!("invalid base64: {e}")))

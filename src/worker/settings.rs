@@ -1,6 +1,7 @@
 //! Everything one worker instance needs, resolved from the manifest, the instance argument,
 //! flags and the host name before anything starts (pure).
 
+use crate::manifest::rules;
 use super::protocol::{ToHandler, VERSION};
 use crate::kafka::config::REQUIRED_CONSUMER;
 use crate::manifest::{ConsumerSpec, Manifest};
@@ -82,14 +83,26 @@ pub fn resolve(
         ));
     }
     let brokers = match brokers_flag.filter(|b| !b.trim().is_empty()) {
-        Some(b) => b.trim().to_string(),
+        Some(b) => {
+            // The same rule the manifest's `brokers:` is held to.
+            for broker in b.split(',').map(str::trim) {
+                rules::check_broker(broker)
+                    .map_err(|why| format!("--brokers / KAFKACTL_BROKERS `{broker}`: {why}"))?;
+            }
+            b.trim().to_string()
+        }
         None => manifest.bootstrap_servers().ok_or_else(|| {
             format!("{path}: no brokers: set `brokers:` in the manifest, or KAFKACTL_BROKERS")
         })?,
     };
     let statsd = statsd_flag
         .filter(|s| !s.trim().is_empty())
-        .map(str::to_string)
+        .map(|s| {
+            rules::check_statsd(s.trim())
+                .map(|()| s.trim().to_string())
+                .map_err(|why| format!("--statsd / KAFKACTL_STATSD `{s}`: {why}"))
+        })
+        .transpose()?
         .or_else(|| manifest.statsd.clone());
     Ok(WorkerSettings {
         instance: instance.clone(),
@@ -216,6 +229,12 @@ mod tests {
             err,
             "kc.yml:1:3: consumer `price_drops` has no `topic:` to consume"
         );
+        // Flags are held to the manifest's rules.
+        let one = Instance::new("price_drops", 1);
+        let err = resolve(&m, &one, "h", Some("k1:9092,k2:99999"), None).unwrap_err();
+        assert!(err.starts_with("--brokers / KAFKACTL_BROKERS `k2:99999`"), "{err}");
+        let err = resolve(&m, &one, "h", None, Some("localhost")).unwrap_err();
+        assert!(err.starts_with("--statsd / KAFKACTL_STATSD `localhost`"), "{err}");
         let no_brokers = manifest("consumers:\n  - name: a\n    topic: t\n    command: [./h]\n");
         let err = resolve(&no_brokers, &Instance::new("a", 1), "h", None, None).unwrap_err();
         assert!(err.contains("no brokers"), "{err}");

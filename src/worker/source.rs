@@ -5,7 +5,7 @@
 //! the error code, and a fake must be able to say either.
 
 use super::batch::Record;
-use super::kafka::WorkerContext;
+use super::client_context::WorkerContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use std::sync::atomic::Ordering;
