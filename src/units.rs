@@ -1,8 +1,8 @@
 //! Consumer instance names: `kafka-consumer@NAME:N.service` <-> (NAME, N), and the unit files
 //! kafkactl ships.
 
-pub use crate::systemd::Scope;
 use crate::manifest::rules::is_consumer_name;
+pub use crate::systemd::Scope;
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -373,17 +373,26 @@ fn monitor_shows_no_unauthenticated_command_no_password_and_no_forged_client() {
     );
 }
 
+/// The proxy's `connections.active`, read on `watcher`.
+fn active(watcher: &mut Raw) -> i64 {
+    stats(watcher)["connections.active"]
+}
+
+/// Waits until `watcher` is the proxy's only connection (the start-up probe's may still be
+/// closing; a connection under test must have been counted out).
+fn wait_for_only(watcher: &mut Raw) {
+    wait_for(
+        "only the watcher connected",
+        Duration::from_secs(60),
+        || active(watcher) == 1,
+    );
+}
+
 #[test]
 fn a_nul_in_a_topic_name_is_refused_and_leaves_no_connection_behind() {
     let (_b, proxy) = rig();
     let mut watcher = proxy.raw();
-    let active = |w: &mut Raw| stats(w)["connections.active"];
-    // Only the watcher (the start-up probe's connection may still be closing).
-    wait_for(
-        "only the watcher connected",
-        Duration::from_secs(30),
-        || active(&mut watcher) == 1,
-    );
+    wait_for_only(&mut watcher);
     {
         let mut raw = proxy.raw();
         assert_eq!(raw.cmd("CLIENT SETNAME nul:c1"), Frame::bulk_str("OK"));
@@ -392,11 +401,7 @@ fn a_nul_in_a_topic_name_is_refused_and_leaves_no_connection_behind() {
         assert_eq!(raw.cmd("PING"), Frame::Simple("PONG".into()));
         assert_eq!(active(&mut watcher), 2);
     }
-    wait_for(
-        "the connection to be counted out",
-        Duration::from_secs(10),
-        || active(&mut watcher) == 1,
-    );
+    wait_for_only(&mut watcher);
 }
 
 #[test]
@@ -448,13 +453,7 @@ fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
     let broker = Broker::start(&[]);
     let proxy = Proxy::start(&broker.bootstrap, &["--write-timeout", "1"]);
     let mut watcher = proxy.raw();
-    // Only the watcher (the start-up probe's connection may still be closing).
-    let active = |w: &mut Raw| stats(w)["connections.active"];
-    wait_for(
-        "only the watcher connected",
-        Duration::from_secs(30),
-        || active(&mut watcher) == 1,
-    );
+    wait_for_only(&mut watcher);
     let mut greedy = proxy.raw();
     assert_eq!(greedy.cmd("PING"), Frame::Simple("PONG".into()));
     assert_eq!(active(&mut watcher), 2);
@@ -474,11 +473,7 @@ fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
             }
         }
     });
-    wait_for(
-        "the proxy to drop the client",
-        Duration::from_secs(60),
-        || active(&mut watcher) == 1,
-    );
+    wait_for_only(&mut watcher);
     drop(greedy);
 }
 

@@ -14,9 +14,9 @@
 //! without processes.
 
 pub mod batch;
+mod client_context;
 mod dead_letter;
 mod handler;
-mod client_context;
 pub mod protocol;
 pub mod retry;
 pub mod settings;
@@ -35,9 +35,9 @@ use crate::metrics::{self, Metrics};
 use crate::notify;
 use crate::units::Instance;
 use batch::{DeadLetterReason, Record};
+use client_context::WorkerContext;
 use dead_letter::{DeadLetter, DeadLetterSink};
 use handler::{HandlerConnection, HandlerError, HandlerLauncher, HandlerSpec};
-use client_context::WorkerContext;
 use protocol::{FromHandler, ToHandler};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};

@@ -1,9 +1,9 @@
 //! Everything one worker instance needs, resolved from the manifest, the instance argument,
 //! flags and the host name before anything starts (pure).
 
-use crate::manifest::rules;
 use super::protocol::{ToHandler, VERSION};
 use crate::kafka::config::REQUIRED_CONSUMER;
+use crate::manifest::rules;
 use crate::manifest::{ConsumerSpec, Manifest};
 use crate::units::Instance;
 use rdkafka::ClientConfig;
@@ -232,9 +232,15 @@ mod tests {
         // Flags are held to the manifest's rules.
         let one = Instance::new("price_drops", 1);
         let err = resolve(&m, &one, "h", Some("k1:9092,k2:99999"), None).unwrap_err();
-        assert!(err.starts_with("--brokers / KAFKACTL_BROKERS `k2:99999`"), "{err}");
+        assert!(
+            err.starts_with("--brokers / KAFKACTL_BROKERS `k2:99999`"),
+            "{err}"
+        );
         let err = resolve(&m, &one, "h", None, Some("localhost")).unwrap_err();
-        assert!(err.starts_with("--statsd / KAFKACTL_STATSD `localhost`"), "{err}");
+        assert!(
+            err.starts_with("--statsd / KAFKACTL_STATSD `localhost`"),
+            "{err}"
+        );
         let no_brokers = manifest("consumers:\n  - name: a\n    topic: t\n    command: [./h]\n");
         let err = resolve(&no_brokers, &Instance::new("a", 1), "h", None, None).unwrap_err();
         assert!(err.contains("no brokers"), "{err}");
