@@ -96,6 +96,17 @@ pub struct ProxyArgs {
     #[arg(long, env = "KAFKACTL_PROXY_REQUIREPASS", hide_env_values = true, value_parser = non_empty_password)]
     pub requirepass: Option<String>,
 
+    /// Read the password from FILE (its first line), so it appears in no process list or
+    /// environment. Under systemd the credential `requirepass` (LoadCredential=) is read
+    /// without this flag
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KAFKACTL_PROXY_REQUIREPASS_FILE",
+        conflicts_with = "requirepass"
+    )]
+    pub requirepass_file: Option<PathBuf>,
+
     /// Most client connections at once
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
@@ -117,6 +128,16 @@ pub struct ProxyArgs {
     /// Largest bulk string (message) accepted, in bytes
     #[arg(long, default_value_t = 32 * 1024 * 1000, value_parser = clap::value_parser!(u32).range(1..=512 * 1024 * 1024))]
     pub max_bulk_bytes: u32,
+
+    /// Most unparsed input one connection may hold, in bytes (Redis's
+    /// client-query-buffer-limit); at least --max-bulk-bytes + 64 KiB
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=4 * 1024 * 1024 * 1024))]
+    pub max_query_buffer: u64,
+
+    /// Most unparsed input all connections together may hold, in bytes; the connection whose
+    /// read goes over it is closed
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024 * 1024))]
+    pub max_total_query_buffer: u64,
 
     /// BLPOP timeout in seconds when the client's timeout is not an integer
     #[arg(long, default_value_t = 5)]

@@ -4,6 +4,7 @@ use crate::cli::ProxyArgs;
 use crate::error::Failure;
 use crate::kafka::config::KafkaSettings;
 use crate::kafka::producer::SharedProducer;
+use crate::resp::connection::InputBudget;
 use crate::resp::frame::{Limits, DEFAULT_MAX_ARGS};
 use crate::resp::{server, ServerOptions, Shared, ShutdownStages};
 use crate::stats::Stats;
@@ -37,6 +38,37 @@ pub fn kafka_settings(args: &ProxyArgs) -> Result<KafkaSettings> {
     Ok(settings)
 }
 
+/// The password clients must AUTH with: `--requirepass`, else the first line of
+/// `--requirepass-file`, else the systemd credential `requirepass` (LoadCredential= puts it in
+/// `$CREDENTIALS_DIRECTORY`), else none. An empty one is refused: it would look like
+/// protection and be none.
+pub fn password(args: &ProxyArgs) -> Result<Option<String>> {
+    if let Some(password) = &args.requirepass {
+        return Ok(Some(password.clone()));
+    }
+    let credential = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(|dir| std::path::PathBuf::from(dir).join("requirepass"))
+        .filter(|path| path.exists());
+    let Some(path) = args.requirepass_file.clone().or(credential) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot read the password from {}: {e}",
+            path.display()
+        ))
+    })?;
+    let password = text.lines().next().unwrap_or_default();
+    if password.is_empty() {
+        return Err(Failure::Usage(format!(
+            "{}: the password is empty; leave the file out to run without AUTH",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(Some(password.to_string()))
+}
+
 /// Runs the proxy until `stop` fires; returns after the shutdown sequence.
 pub async fn run(args: ProxyArgs, stop: CancellationToken) -> Result<()> {
     let kafka = kafka_settings(&args)?;
@@ -47,6 +79,16 @@ pub async fn run(args: ProxyArgs, stop: CancellationToken) -> Result<()> {
         Duration::from_millis(args.produce_block_ms),
     )
     .map_err(|e| Failure::Usage(format!("invalid producer settings: {e}")))?;
+    if args.max_query_buffer < u64::from(args.max_bulk_bytes) + 64 * 1024 {
+        return Err(Failure::Usage(format!(
+            "--max-query-buffer {} cannot hold one request with a --max-bulk-bytes {} value: \
+             give it at least {}",
+            args.max_query_buffer,
+            args.max_bulk_bytes,
+            u64::from(args.max_bulk_bytes) + 64 * 1024
+        ))
+        .into());
+    }
     let options = ServerOptions {
         limits: Limits {
             max_bulk_len: args.max_bulk_bytes as usize,
@@ -56,7 +98,7 @@ pub async fn run(args: ProxyArgs, stop: CancellationToken) -> Result<()> {
         max_consumers: args.max_consumers as usize,
         auth_timeout: Duration::from_secs(args.auth_timeout),
         write_timeout: Duration::from_secs(args.write_timeout),
-        requirepass: args.requirepass.clone(),
+        requirepass: password(&args)?,
         default_blpop_timeout: Duration::from_secs(args.blpop_default_timeout),
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
     };
@@ -76,6 +118,10 @@ pub async fn run(args: ProxyArgs, stop: CancellationToken) -> Result<()> {
         monitor: Default::default(),
         shutdown: ShutdownStages::default(),
         consumers: TaskTracker::new(),
+        input: Arc::new(InputBudget::new(
+            args.max_query_buffer as usize,
+            args.max_total_query_buffer as usize,
+        )),
     });
     tracing::info!(%local, "proxy listening");
     crate::notify::ready(&format!("listening on {local}"));

@@ -389,6 +389,16 @@ fn wait_for_only(watcher: &mut Raw) {
 }
 
 #[test]
+fn a_monitor_that_breaks_the_protocol_is_closed() {
+    let (_b, proxy) = rig();
+    let mut mon = proxy.raw();
+    assert_eq!(mon.cmd("MONITOR"), Frame::Simple("OK".into()));
+    mon.send_raw(b"*x\r\n");
+    assert!(error_text(mon.read().expect("the error")).starts_with("ERR Protocol error"));
+    assert!(mon.read().is_none(), "closed after the error");
+}
+
+#[test]
 fn a_nul_in_a_topic_name_is_refused_and_leaves_no_connection_behind() {
     let (_b, proxy) = rig();
     let mut watcher = proxy.raw();
@@ -477,6 +487,105 @@ fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
     drop(greedy);
 }
 
+/// The proxy's resident memory, from /proc.
+fn rss_bytes(proxy: &Proxy) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", proxy.proc.child.id())).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+#[test]
+fn many_clients_sending_partial_requests_and_a_monitor_that_never_reads_stay_within_the_caps() {
+    const TOTAL_CAP: u64 = 32 * 1024 * 1024;
+    let broker = Broker::start(&[]);
+    let proxy = Proxy::start(
+        &broker.bootstrap,
+        &[
+            "--max-bulk-bytes",
+            "1000000",
+            "--max-query-buffer",
+            "2097152",
+            "--max-total-query-buffer",
+            &TOTAL_CAP.to_string(),
+            "--write-timeout",
+            "2",
+        ],
+    );
+    let mut watcher = proxy.raw();
+    wait_for_only(&mut watcher);
+    let before = rss_bytes(&proxy);
+
+    // A monitor that never reads, while another client sends commands it would be shown.
+    let mut monitor = proxy.raw();
+    monitor.send(&[b"MONITOR"]);
+    let mut chatty = proxy.raw();
+    let arg = vec![b'm'; 4096];
+    for _ in 0..5_000 {
+        chatty.send(&[b"PING", &arg]);
+        assert!(chatty.read().is_some());
+    }
+
+    // 200 clients, each announcing a maximal bulk and sending 900 kB of it: 180 MB in all,
+    // against a 32 MiB cap across connections.
+    let mut header = bytes::BytesMut::new();
+    kafkactl::testing::encode_array_header(&mut header, 2);
+    kafkactl::testing::encode_bulk(&mut header, b"PING");
+    header.extend_from_slice(b"$1000000\r\n");
+    let partial = vec![b'x'; 900_000];
+    let mut clients: Vec<Raw> = Vec::new();
+    let mut refused = 0;
+    for _ in 0..200 {
+        let mut client = proxy.raw();
+        client.send_raw(&header);
+        if std::io::Write::write_all(&mut client.stream, &partial).is_err() {
+            refused += 1;
+        }
+        clients.push(client);
+    }
+    // Let the proxy read what it will (each client's bytes are in flight or buffered).
+    let used = |w: &mut Raw| stats(w).get("connections.active").copied().unwrap_or(0);
+    wait_for("the proxy to settle", Duration::from_secs(60), || {
+        let now = rss_bytes(&proxy);
+        let active = used(&mut watcher);
+        std::thread::sleep(Duration::from_millis(200));
+        rss_bytes(&proxy) == now && used(&mut watcher) == active
+    });
+    let after = rss_bytes(&proxy);
+    let grown = after.saturating_sub(before);
+    eprintln!(
+        "RSS {} MiB -> {} MiB (+{} MiB) with 200 partial 1 MB requests; {refused} writes refused",
+        before >> 20,
+        after >> 20,
+        grown >> 20
+    );
+    // The cap, plus room for socket buffers, the monitor's backlog and allocator slack.
+    assert!(
+        grown < TOTAL_CAP + 64 * 1024 * 1024,
+        "RSS grew by {} MiB with a {} MiB cap",
+        grown >> 20,
+        TOTAL_CAP >> 20
+    );
+    // Some clients were told the cap was reached.
+    let told = clients
+        .iter_mut()
+        .filter_map(|c| {
+            // Those still connected have nothing to say: do not wait long on them.
+            c.stream
+                .set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            c.read()
+        })
+        .filter(|f| error_text(f.clone()).contains("query buffer limit"))
+        .count();
+    assert!(told > 0, "no client was told about the limit");
+    drop(monitor);
+}
+
 #[test]
 fn requirepass_demands_auth_first() {
     let b = Broker::start(&[]);
@@ -531,6 +640,56 @@ fn connections_over_the_limit_are_refused_with_an_error() {
         again.send(&[b"PING"]);
         again.read() == Some(Frame::Simple("PONG".into()))
     });
+}
+
+#[test]
+fn the_password_can_come_from_a_file_or_a_systemd_credential_never_empty() {
+    let b = Broker::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "fr0m-file\n").unwrap();
+    let proxy = Proxy::start(
+        &b.bootstrap,
+        &["--requirepass-file", file.to_str().unwrap()],
+    );
+    let mut raw = proxy.raw();
+    assert_eq!(
+        error_text(raw.cmd("PING")),
+        "NOAUTH Authentication required."
+    );
+    assert_eq!(raw.cmd("AUTH fr0m-file"), Frame::Simple("OK".into()));
+
+    // Empty, from the file or from a credential: refused at start, naming the file.
+    std::fs::write(&file, "\n").unwrap();
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("requirepass"), "").unwrap();
+    for (args, env) in [
+        (vec!["--requirepass-file", file.to_str().unwrap()], None),
+        (vec![], Some(&creds)),
+    ] {
+        let mut command = std::process::Command::new(kafkactl());
+        command
+            .args([
+                "proxy",
+                "--listen",
+                "127.0.0.1:0",
+                "--brokers",
+                &b.bootstrap,
+            ])
+            .args(&args);
+        if let Some(creds) = env {
+            command.env("CREDENTIALS_DIRECTORY", creds);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("the password is empty"), "{stderr}");
+        assert!(
+            stderr.contains("pw") || stderr.contains("requirepass"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

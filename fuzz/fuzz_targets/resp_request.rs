@@ -1,4 +1,5 @@
-//! Fuzzes the server-side RESP request parser, `kafkactl::resp::frame::parse_request`.
+//! Fuzzes the server-side RESP request parser: `parse_request`, and `parse_request_resuming`
+//! with a cursor kept between reads (what a connection uses).
 //!
 //! Invariants checked for every input:
 //! - the parser never panics (any panic is a libFuzzer crash);
@@ -9,12 +10,15 @@
 //!   same arguments and consumes exactly the encoding;
 //! - incremental consistency: feeding the stream in two chunks (split at an offset taken from
 //!   the input's first two bytes) yields the same requests, the same final error (if any) and
-//!   the same number of consumed bytes as feeding it in one go.
+//!   the same number of consumed bytes as feeding it in one go;
+//! - the resuming parser, fed the stream in chunks of the size the third byte picks through
+//!   one cursor (as a slow client's reads arrive), yields the same outcome.
 #![no_main]
 
 use bytes::{Bytes, BytesMut};
-use kafkactl::resp::frame::{
-    encode_array_header, encode_bulk, parse_request, Limits, ProtocolError,
+use kafkactl::testing::{
+    encode_array_header, encode_bulk, parse_request, parse_request_resuming, Cursor, Limits,
+    ProtocolError,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -120,12 +124,43 @@ fn feed(chunks: &[&[u8]]) -> Outcome {
     }
 }
 
+/// Feeds `stream` `step` bytes at a time through one cursor.
+fn trickle(stream: &[u8], step: usize) -> Outcome {
+    let mut buf = BytesMut::new();
+    let mut cursor = Cursor::default();
+    let mut requests = Vec::new();
+    let mut fed = 0;
+    for chunk in stream.chunks(step.max(1)) {
+        buf.extend_from_slice(chunk);
+        fed += chunk.len();
+        loop {
+            match parse_request_resuming(&mut buf, &LIMITS, &mut cursor) {
+                Ok(Some(args)) => requests.push(args),
+                Ok(None) => break,
+                Err(e) => {
+                    return Outcome {
+                        requests,
+                        error: Some(e),
+                        consumed: fed - buf.len(),
+                    }
+                }
+            }
+        }
+    }
+    Outcome {
+        requests,
+        error: None,
+        consumed: fed - buf.len(),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    // The first two bytes pick the split point; the rest is the byte stream.
-    if data.len() < 2 {
+    // The first two bytes pick the split point, the third the trickle's read size; the rest
+    // is the byte stream.
+    if data.len() < 3 {
         return;
     }
-    let (head, stream) = data.split_at(2);
+    let (head, stream) = data.split_at(3);
     let cut = usize::from(u16::from_le_bytes([head[0], head[1]])) % (stream.len() + 1);
     let whole = feed(&[stream]);
     let (a, b) = stream.split_at(cut);
@@ -133,5 +168,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(
         whole, split,
         "parsing in two chunks (cut at {cut}) differs from one go"
+    );
+    let step = usize::from(head[2] % 16) + 1;
+    let trickled = trickle(stream, step);
+    assert_eq!(
+        whole, trickled,
+        "parsing {step} bytes at a time through a cursor differs from one go"
     );
 });

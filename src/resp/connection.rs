@@ -1,10 +1,13 @@
 //! One client socket with its read and write buffers. Requests are parsed from the read
-//! buffer by [`frame::parse_request`](super::frame::parse_request); replies accumulate in the
+//! buffer by [`frame::parse_request_resuming`](super::frame::parse_request_resuming), within
+//! an [`InputBudget`]; replies accumulate in the
 //! write buffer and are flushed once per batch of pipelined requests.
 
-use super::frame::{parse_request, Limits, ProtocolError};
+use super::frame::{parse_request_resuming, Cursor, Limits, ProtocolError};
 use bytes::{Bytes, BytesMut};
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,6 +16,35 @@ use tokio::net::TcpStream;
 /// reading cannot grow our memory without bound.
 pub const FLUSH_THRESHOLD: usize = 64 * 1024;
 
+/// The caps on unparsed client input (Redis's client-query-buffer-limit): per connection,
+/// and across all of them, so that many clients sending partial requests cannot exhaust the
+/// proxy's memory together.
+#[derive(Debug)]
+pub struct InputBudget {
+    /// Most unparsed bytes one connection may hold.
+    pub per_connection: usize,
+    /// Most unparsed bytes all connections together may hold.
+    pub total: usize,
+    /// What they hold now.
+    used: AtomicUsize,
+}
+
+impl InputBudget {
+    /// A budget with nothing used.
+    pub fn new(per_connection: usize, total: usize) -> InputBudget {
+        InputBudget {
+            per_connection,
+            total,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Unparsed bytes held across all connections now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
 /// A buffered RESP connection.
 pub struct Connection {
     stream: TcpStream,
@@ -20,11 +52,21 @@ pub struct Connection {
     output: BytesMut,
     limits: Limits,
     write_timeout: Duration,
+    /// How far the request at the front of `input` was parsed already.
+    cursor: Cursor,
+    budget: Arc<InputBudget>,
+    /// The part of `budget` this connection's `input` accounts for.
+    accounted: usize,
 }
 
 impl Connection {
     /// Wraps an accepted socket.
-    pub fn new(stream: TcpStream, limits: Limits, write_timeout: Duration) -> Connection {
+    pub fn new(
+        stream: TcpStream,
+        limits: Limits,
+        write_timeout: Duration,
+        budget: Arc<InputBudget>,
+    ) -> Connection {
         let _ = stream.set_nodelay(true);
         Connection {
             stream,
@@ -32,21 +74,62 @@ impl Connection {
             output: BytesMut::with_capacity(16 * 1024),
             limits,
             write_timeout,
+            cursor: Cursor::default(),
+            budget,
+            accounted: 0,
         }
     }
 
     /// The next complete request already buffered, if any.
     pub fn next_request(&mut self) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-        parse_request(&mut self.input, &self.limits)
+        let parsed = parse_request_resuming(&mut self.input, &self.limits, &mut self.cursor);
+        self.account();
+        parsed
     }
 
-    /// Reads more bytes from the client. Returns `false` when the client closed.
+    /// Reads more bytes from the client. Returns `false` when the client closed, and an
+    /// error of kind `OutOfMemory` when its unparsed input would go over the per-connection
+    /// or the total budget (the caller tells the client and closes the connection).
     /// Cancellation-safe: no bytes are lost if the future is dropped.
     pub async fn fill(&mut self) -> io::Result<bool> {
+        // Grow by reads, never by what a length header announces.
         if self.input.capacity() - self.input.len() < 4096 {
             self.input.reserve(16 * 1024);
         }
-        Ok(self.stream.read_buf(&mut self.input).await? > 0)
+        let read = self.stream.read_buf(&mut self.input).await?;
+        self.account();
+        if self.input.len() > self.budget.per_connection {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "client query buffer limit reached: {} bytes of unparsed input on one \
+                     connection (--max-query-buffer)",
+                    self.input.len()
+                ),
+            ));
+        }
+        if self.budget.used() > self.budget.total {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "the proxy's total query buffer limit is reached (--max-total-query-buffer)",
+            ));
+        }
+        Ok(read > 0)
+    }
+
+    /// Brings the budget up to date with the size of `input`.
+    fn account(&mut self) {
+        let now = self.input.len();
+        if now > self.accounted {
+            self.budget
+                .used
+                .fetch_add(now - self.accounted, Ordering::Relaxed);
+        } else {
+            self.budget
+                .used
+                .fetch_sub(self.accounted - now, Ordering::Relaxed);
+        }
+        self.accounted = now;
     }
 
     /// The reply buffer.
@@ -84,5 +167,13 @@ impl Connection {
     /// Whether the read buffer holds bytes of an unfinished request.
     pub fn has_partial_input(&self) -> bool {
         !self.input.is_empty()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.budget
+            .used
+            .fetch_sub(self.accounted, Ordering::Relaxed);
     }
 }

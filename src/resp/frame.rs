@@ -59,13 +59,50 @@ pub fn parse_request(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    if buf.is_empty() {
+    parse_request_resuming(buf, limits, &mut Cursor::default())
+}
+
+/// How far the parse of the request at the front of a buffer got, kept between reads by
+/// [`parse_request_resuming`] so that a request arriving in many small reads is read once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Arguments the request announced (`*N`).
+    count: usize,
+    /// Where the next unread part of the request starts.
+    pos: usize,
+    /// The arguments found complete so far (start, end).
+    spans: Vec<(usize, usize)>,
+    /// The buffer length below which parsing again cannot get further.
+    need: usize,
+    /// Where the search for the end of an unfinished header line goes on (its start was
+    /// searched already).
+    scan_from: usize,
+}
+
+/// [`parse_request`] that resumes where the last call on the same buffer stopped: `cursor`
+/// must be the same for every call on a buffer, and only this function may consume from it.
+/// Returns `Ok(None)` at once while the buffer is shorter than the last call said it needs.
+pub fn parse_request_resuming(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    cursor: &mut Cursor,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    if buf.is_empty() || buf.len() < cursor.need {
         return Ok(None);
     }
     if buf[0] == b'*' {
-        parse_multibulk(buf, limits)
+        parse_multibulk(buf, limits, cursor)
     } else {
-        parse_inline(buf)
+        let parsed = parse_inline(buf, cursor.pos);
+        match &parsed {
+            // Scanned up to here without a newline: the next call starts there.
+            Ok(None) => cursor.pos = buf.len(),
+            _ => *cursor = Cursor::default(),
+        }
+        if matches!(parsed, Ok(None)) {
+            cursor.need = buf.len() + 1;
+        }
+        parsed
     }
 }
 
@@ -115,31 +152,42 @@ fn parse_header_int(line: &[u8]) -> Option<i64> {
 fn parse_multibulk(
     buf: &mut BytesMut,
     limits: &Limits,
+    cursor: &mut Cursor,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(eol) = find_crlf(buf, 1) else {
-        if buf.len() > MAX_INLINE_LEN {
-            return protocol_error("too big mbulk count string");
+    if cursor.spans.is_empty() && cursor.pos == 0 {
+        let Some(eol) = find_crlf(buf, cursor.scan_from.max(1)) else {
+            if buf.len() > MAX_INLINE_LEN {
+                return protocol_error("too big mbulk count string");
+            }
+            // Nothing to re-read until more of the count line is here; a `\r` last in the
+            // buffer may yet be followed by its `\n`.
+            cursor.need = buf.len() + 1;
+            cursor.scan_from = buf.len().saturating_sub(1).max(1);
+            return Ok(None);
+        };
+        cursor.scan_from = 0;
+        let count = match parse_header_int(&buf[1..eol]) {
+            Some(n) if n <= limits.max_args as i64 => n,
+            Some(_) => return protocol_error("invalid multibulk length"),
+            None => return protocol_error("invalid multibulk length"),
+        };
+        if count <= 0 {
+            // `*0` and `*-1` are empty requests; skip them like Redis does.
+            buf.advance(eol + 2);
+            return Ok(Some(Vec::new()));
         }
-        return Ok(None);
-    };
-    let count = match parse_header_int(&buf[1..eol]) {
-        Some(n) if n <= limits.max_args as i64 => n,
-        Some(_) => return protocol_error("invalid multibulk length"),
-        None => return protocol_error("invalid multibulk length"),
-    };
-    if count <= 0 {
-        // `*0` and `*-1` are empty requests; skip them like Redis does.
-        buf.advance(eol + 2);
-        return Ok(Some(Vec::new()));
+        cursor.count = count as usize;
+        cursor.pos = eol + 2;
     }
-    let count = count as usize;
 
-    // First pass: check that the whole request is buffered, validating headers as we go, so
-    // that nothing is allocated for a request that is still arriving or is malformed.
-    let mut pos = eol + 2;
-    let mut spans = Vec::with_capacity(count.min(64));
-    for _ in 0..count {
+    // Check that the whole request is buffered, validating headers as we go, so that nothing
+    // is allocated for a request that is still arriving or is malformed. The cursor keeps
+    // what is known between calls: a request that arrives slowly is read once, not again
+    // from its start on every read.
+    while cursor.spans.len() < cursor.count {
+        let pos = cursor.pos;
         if pos >= buf.len() {
+            cursor.need = pos + 1;
             return Ok(None);
         }
         if buf[pos] != b'$' {
@@ -148,12 +196,15 @@ fn parse_multibulk(
                 (buf[pos] as char).escape_default()
             ));
         }
-        let Some(line_end) = find_crlf(buf, pos + 1) else {
+        let Some(line_end) = find_crlf(buf, cursor.scan_from.max(pos + 1)) else {
             if buf.len() - pos > MAX_INLINE_LEN {
                 return protocol_error("too big bulk count string");
             }
+            cursor.need = buf.len() + 1;
+            cursor.scan_from = buf.len().saturating_sub(1).max(pos + 1);
             return Ok(None);
         };
+        cursor.scan_from = 0;
         let len = match parse_header_int(&buf[pos + 1..line_end]) {
             Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len as u64 => n as usize,
             _ => return protocol_error("invalid bulk length"),
@@ -161,30 +212,32 @@ fn parse_multibulk(
         let data_start = line_end + 2;
         let data_end = data_start + len;
         if data_end + 2 > buf.len() {
-            // Reserve what the rest of this bulk needs so that large values arrive with few
-            // reallocations; the length was checked against the cap above.
-            buf.reserve(data_end + 2 - buf.len());
+            // Nothing is reserved for it: the buffer grows as bytes arrive, so a length
+            // header alone costs no memory.
+            cursor.need = data_end + 2;
             return Ok(None);
         }
         if &buf[data_end..data_end + 2] != b"\r\n" {
             return protocol_error("bulk string not terminated by CRLF");
         }
-        spans.push((data_start, data_end));
-        pos = data_end + 2;
+        cursor.spans.push((data_start, data_end));
+        cursor.pos = data_end + 2;
     }
 
-    // Second pass: split the request off and slice its arguments without copying.
-    let request = buf.split_to(pos).freeze();
-    Ok(Some(
-        spans
-            .into_iter()
-            .map(|(start, end)| request.slice(start..end))
-            .collect(),
-    ))
+    // Split the request off and slice its arguments without copying.
+    let request = buf.split_to(cursor.pos).freeze();
+    let args = cursor
+        .spans
+        .drain(..)
+        .map(|(start, end)| request.slice(start..end))
+        .collect();
+    *cursor = Cursor::default();
+    Ok(Some(args))
 }
 
-fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(nl) = memchr(b'\n', buf) else {
+fn parse_inline(buf: &mut BytesMut, scanned: usize) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    let from = scanned.min(buf.len());
+    let Some(nl) = memchr(b'\n', &buf[from..]).map(|at| from + at) else {
         if buf.len() > MAX_INLINE_LEN {
             return protocol_error("too big inline request");
         }
@@ -483,6 +536,89 @@ mod tests {
     fn binary_values_survive() {
         let reqs = parse_all(b"*2\r\n$1\r\nX\r\n$4\r\n\r\n\0\xff\r\n").unwrap();
         assert_eq!(reqs[0][1].as_ref(), b"\r\n\0\xff");
+    }
+
+    /// Feeds `input` `step` bytes at a time through one cursor, as a slow client's reads
+    /// arrive, and returns what was parsed and the final error, if any.
+    fn parse_trickled(
+        input: &[u8],
+        step: usize,
+    ) -> (Vec<Vec<Bytes>>, Option<ProtocolError>, usize) {
+        let mut buf = BytesMut::new();
+        let mut cursor = Cursor::default();
+        let mut out = Vec::new();
+        for chunk in input.chunks(step.max(1)) {
+            buf.extend_from_slice(chunk);
+            loop {
+                match parse_request_resuming(&mut buf, &Limits::default(), &mut cursor) {
+                    Ok(Some(req)) => out.push(req),
+                    Ok(None) => break,
+                    Err(e) => return (out, Some(e), buf.len()),
+                }
+            }
+        }
+        (out, None, buf.len())
+    }
+
+    #[test]
+    fn a_request_trickling_in_parses_as_it_would_whole() {
+        let stream: &[u8] = b"*3\r\n$6\r\nRPUSHX\r\n$12\r\ntopics:greet\r\n$5\r\nhello\r\n\
+            PING hi\r\n*0\r\n*2\r\n$4\r\nECHO\r\n$0\r\n\r\nQUIT\n*1\r\n$3\r\nab";
+        let whole = {
+            let mut buf = BytesMut::from(stream);
+            let mut out = Vec::new();
+            while let Some(req) = parse_request(&mut buf, &Limits::default()).unwrap() {
+                out.push(req);
+            }
+            (out, buf.len())
+        };
+        for step in 1..=stream.len() {
+            let (reqs, err, left) = parse_trickled(stream, step);
+            assert_eq!(err, None, "step {step}");
+            assert_eq!((reqs, left), whole, "step {step}");
+        }
+        for bad in [&b"*2\r\n$4\r\nPING\r\n+x\r\n"[..], b"*1\r\n$3\r\nabcd\r\n"] {
+            for step in 1..=bad.len() {
+                let (_, err, _) = parse_trickled(bad, step);
+                assert!(err.is_some(), "{bad:?} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cursor_skips_work_until_enough_bytes_are_there() {
+        let mut buf = BytesMut::from(&b"*2\r\n$4\r\nPING\r\n$10\r\nab"[..]);
+        let mut cursor = Cursor::default();
+        assert_eq!(
+            parse_request_resuming(&mut buf, &Limits::default(), &mut cursor),
+            Ok(None)
+        );
+        // The first argument is known; the second needs its 10 bytes and CRLF.
+        assert_eq!(cursor.spans.len(), 1);
+        assert_eq!(cursor.need, buf.len() - 2 + 10 + 2);
+        buf.extend_from_slice(b"cdefgh");
+        let before = cursor.clone();
+        assert_eq!(
+            parse_request_resuming(&mut buf, &Limits::default(), &mut cursor),
+            Ok(None)
+        );
+        assert_eq!(cursor, before, "not enough yet: nothing re-read");
+        buf.extend_from_slice(b"ij\r\n");
+        let req = parse_request_resuming(&mut buf, &Limits::default(), &mut cursor).unwrap();
+        assert_eq!(args(&req.unwrap()), vec![&b"PING"[..], b"abcdefghij"]);
+        assert_eq!(cursor, Cursor::default());
+    }
+
+    #[test]
+    fn a_length_header_alone_allocates_nothing() {
+        let mut buf = BytesMut::from(&b"*1\r\n$32000000\r\nab"[..]);
+        let before = buf.capacity();
+        assert_eq!(parse_request(&mut buf, &Limits::default()), Ok(None));
+        assert_eq!(
+            buf.capacity(),
+            before,
+            "the buffer grows as bytes arrive, not from a header"
+        );
     }
 
     #[test]

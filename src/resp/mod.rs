@@ -70,4 +70,6 @@ pub struct Shared {
     pub shutdown: ShutdownStages,
     /// Open consumers; shutdown waits for each to commit and leave its group.
     pub consumers: TaskTracker,
+    /// The caps on unparsed client input, and what all connections hold now.
+    pub input: Arc<connection::InputBudget>,
 }

@@ -137,7 +137,12 @@ async fn report_status(shared: Arc<Shared>, local: String) {
 
 async fn refuse(stream: TcpStream, shared: &Shared) {
     Stats::incr(&shared.stats.connections_rejected);
-    let mut conn = Connection::new(stream, shared.options.limits, shared.options.write_timeout);
+    let mut conn = Connection::new(
+        stream,
+        shared.options.limits,
+        shared.options.write_timeout,
+        shared.input.clone(),
+    );
     Frame::error("ERR max number of clients reached").encode(conn.output());
     let _ = conn.flush().await;
 }
@@ -161,7 +166,12 @@ impl Drop for ActiveConnection {
 async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _active = ActiveConnection::new(&shared);
     Stats::incr(&shared.stats.connections_total);
-    let mut conn = Connection::new(stream, shared.options.limits, shared.options.write_timeout);
+    let mut conn = Connection::new(
+        stream,
+        shared.options.limits,
+        shared.options.write_timeout,
+        shared.input.clone(),
+    );
     let mut session = Session::new(peer, shared.clone());
     match run_session(&mut conn, &mut session).await {
         Ok(Flow::Monitor) => {
@@ -226,7 +236,18 @@ async fn run_session(conn: &mut Connection, session: &mut Session) -> std::io::R
             _ = shared.shutdown.connections.cancelled() => return Ok(Flow::Close),
             _ = shared.shutdown.consumers.cancelled(), if owns_consumer => return Ok(Flow::Close),
             read = conn.fill() => {
-                if !read? {
+                let more = match read {
+                    Ok(more) => more,
+                    Err(err) if err.kind() == std::io::ErrorKind::OutOfMemory => {
+                        // Like Redis: say why, then close; the buffered input is dropped.
+                        tracing::warn!(client = %session.id(), error = %err, "closing");
+                        Frame::error(format!("ERR {err}")).encode(conn.output());
+                        let _ = conn.flush().await;
+                        return Ok(Flow::Close);
+                    }
+                    Err(err) => return Err(err),
+                };
+                if !more {
                     if conn.has_partial_input() {
                         tracing::debug!(client = %session.id(), "client left mid-request");
                     }
