@@ -527,3 +527,59 @@ fn sigterm_with_the_brokers_gone_does_not_wait_for_a_group_coordinator() {
         "{log}"
     );
 }
+
+/// Produces one message whose header name is not UTF-8, which rdkafka's own Rust API cannot
+/// even express, through librdkafka's C API.
+fn produce_with_raw_header_name(bootstrap: &str, topic: &str, name: &[u8], value: &[u8]) {
+    use rdkafka::producer::{BaseProducer, Producer};
+    use rdkafka_sys as rd;
+    use std::ffi::{c_char, c_void, CString};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let topic = CString::new(topic).unwrap();
+    let name = CString::new(name).unwrap();
+    let empty = rd::rd_kafka_vu_s__bindgen_ty_1 { i: 0 };
+    let vu = |vtype, u| rd::rd_kafka_vu_t { vtype, u };
+    let mut vus = [
+        vu(rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TOPIC, empty),
+        vu(rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_HEADER, empty),
+        vu(rd::rd_kafka_vtype_t::RD_KAFKA_VTYPE_VALUE, empty),
+    ];
+    vus[0].u.cstr = topic.as_ptr();
+    vus[1].u.header = rd::rd_kafka_vu_s__bindgen_ty_1__bindgen_ty_2 {
+        name: name.as_ptr() as *const c_char,
+        val: value.as_ptr() as *const c_void,
+        size: value.len() as isize,
+    };
+    vus[2].u.mem = rd::rd_kafka_vu_s__bindgen_ty_1__bindgen_ty_1 {
+        ptr: b"with-a-strange-header".as_ptr() as *mut c_void,
+        size: 21,
+    };
+    // SAFETY: the producer, the C strings and the value outlive the call, which copies them
+    // (RD_KAFKA_MSG_F_COPY is librdkafka's default for produceva's VALUE).
+    let error =
+        unsafe { rd::rd_kafka_produceva(producer.client().native_ptr(), vus.as_ptr(), vus.len()) };
+    assert!(error.is_null(), "produceva failed");
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+#[test]
+fn a_header_name_that_is_not_utf8_is_delivered_not_a_crash() {
+    let setup = Setup::new(&["drill:1"]);
+    setup.manifest(&format!(
+        "name: headers\ntopic: drill\n{}\n{KAFKA}",
+        drill_command()
+    ));
+    produce_with_raw_header_name(&setup.broker.bootstrap, "drill", b"caf\xe9", b"v");
+    common::produce_direct(&setup.broker.bootstrap, "drill", &values("after", 1));
+    let mut worker = setup.worker("headers:1", &[]);
+    wait_for("both messages handled", Duration::from_secs(60), || {
+        setup.handled_unique() >= 2
+    });
+    let headers = common::lines_of(&setup.path("headers.log"));
+    assert_eq!(headers, ["caf\u{fffd}"], "{}", worker.log_text());
+    let status = worker.signal_and_wait(libc::SIGTERM, Duration::from_secs(60));
+    assert!(status.success(), "{status:?}: {}", worker.log_text());
+}

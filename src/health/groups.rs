@@ -36,24 +36,6 @@ pub struct GroupQuery {
     pub timeout: Duration,
 }
 
-/// librdkafka properties of a consumer's `kafka:` that are about reaching the brokers, and so
-/// apply to the lag reader too.
-pub fn connection_settings(kafka: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    const PREFIXES: [&str; 6] = [
-        "security.",
-        "ssl.",
-        "sasl.",
-        "socket.",
-        "broker.address.",
-        "client.dns.",
-    ];
-    kafka
-        .iter()
-        .filter(|(k, _)| PREFIXES.iter().any(|p| k.starts_with(p)))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 /// A client context that keeps librdkafka's logs and connection errors to itself: the reader
 /// reports what failed in its result (and `check`'s output must stay one line).
 struct Quiet;
@@ -244,21 +226,4 @@ unsafe fn membership(event: *mut rdsys::rd_kafka_event_t) -> Result<Membership, 
         });
     }
     Ok(Membership { state, members })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_connection_settings_carry_over() {
-        let kafka = BTreeMap::from([
-            ("security.protocol".to_string(), "SSL".to_string()),
-            ("ssl.ca.location".to_string(), "/etc/ca.pem".to_string()),
-            ("group.protocol".to_string(), "consumer".to_string()),
-            ("fetch.min.bytes".to_string(), "10".to_string()),
-        ]);
-        let kept: Vec<String> = connection_settings(&kafka).into_keys().collect();
-        assert_eq!(kept, ["security.protocol", "ssl.ca.location"]);
-    }
 }

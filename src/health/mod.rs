@@ -15,8 +15,9 @@ pub(crate) mod window;
 
 use crate::cli::KafkaArgs;
 use crate::control::output::StatusRow;
+use crate::manifest::keys::connection_settings;
 use crate::manifest::Manifest;
-use groups::{connection_settings, GroupQuery};
+use groups::GroupQuery;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

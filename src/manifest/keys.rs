@@ -6,6 +6,7 @@
 
 use super::build::Checker;
 use super::yaml::Entry;
+use std::collections::BTreeMap;
 
 /// Keys of the extended form's top-level mapping.
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -135,6 +136,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// librdkafka properties of a consumer's `kafka:` that are about reaching the brokers, and so
+/// apply to every other client kafkactl makes for the consumer too: the lag reader and the
+/// worker's dead-letter producer.
+pub(crate) fn connection_settings(kafka: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    const PREFIXES: [&str; 6] = [
+        "security.",
+        "ssl.",
+        "sasl.",
+        "socket.",
+        "broker.address.",
+        "client.dns.",
+    ];
+    kafka
+        .iter()
+        .filter(|(k, _)| PREFIXES.iter().any(|p| k.starts_with(p)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +180,17 @@ mod tests {
         assert!(reserved_kafka("group.id").unwrap().contains("<app>-<name>"));
         assert!(reserved_kafka("enable.auto.commit").is_some());
         assert_eq!(reserved_kafka("fetch.max.bytes"), None);
+    }
+
+    #[test]
+    fn only_connection_settings_carry_over() {
+        let kafka = BTreeMap::from([
+            ("security.protocol".to_string(), "SSL".to_string()),
+            ("ssl.ca.location".to_string(), "/etc/ca.pem".to_string()),
+            ("group.protocol".to_string(), "consumer".to_string()),
+            ("fetch.min.bytes".to_string(), "10".to_string()),
+        ]);
+        let kept: Vec<String> = connection_settings(&kafka).into_keys().collect();
+        assert_eq!(kept, ["security.protocol", "ssl.ca.location"]);
     }
 }

@@ -4,7 +4,7 @@
 use super::protocol::WireMessage;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use std::collections::BTreeMap;
 
 /// One Kafka message, copied out of librdkafka's buffers.
@@ -29,15 +29,7 @@ pub struct Record {
 impl Record {
     /// Copies a message received from librdkafka.
     pub fn from_kafka(message: &BorrowedMessage<'_>) -> Record {
-        let headers = message
-            .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = headers_of(message);
         Record {
             topic: message.topic().to_string(),
             partition: message.partition(),
@@ -70,6 +62,43 @@ impl Record {
     pub fn position(&self) -> String {
         format!("{}/{}@{}", self.topic, self.partition, self.offset)
     }
+}
+
+/// A message's headers, read through librdkafka's C API. rdkafka's own iterator unwraps the
+/// conversion of each header name to UTF-8, so one message whose header name is not UTF-8
+/// would panic the worker, and systemd would restart it into the same message until the unit
+/// fails. Names are taken lossily (U+FFFD for what is not UTF-8); values are bytes.
+fn headers_of(message: &BorrowedMessage<'_>) -> Vec<(String, Vec<u8>)> {
+    use rdkafka_sys as rd;
+    use std::ffi::{c_char, c_void, CStr};
+    let mut out = Vec::new();
+    // SAFETY: the message is alive for this call (borrowed); the headers belong to it, and
+    // every name and value pointer librdkafka hands back stays valid while it does. A name
+    // is NUL-terminated; a value is `size` bytes (or null for a header without one).
+    unsafe {
+        let mut headers: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
+        let found = rd::rd_kafka_message_headers(message.ptr(), &mut headers);
+        if found != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
+            return out;
+        }
+        for index in 0.. {
+            let mut name: *const c_char = std::ptr::null();
+            let mut value: *const c_void = std::ptr::null();
+            let mut size: usize = 0;
+            let got = rd::rd_kafka_header_get_all(headers, index, &mut name, &mut value, &mut size);
+            if got != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+                break;
+            }
+            let name = CStr::from_ptr(name).to_string_lossy().into_owned();
+            let value = if value.is_null() {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(value.cast::<u8>(), size).to_vec()
+            };
+            out.push((name, value));
+        }
+    }
+    out
 }
 
 /// The offsets an acked batch lets the worker store: per (topic, partition), its highest

@@ -177,12 +177,8 @@ impl KafkaWorker {
         };
         let dead_letters = match &settings.consumer.retry.on_exhausted {
             OnExhausted::DeadLetter { .. } => Some(
-                ClientConfig::new()
-                    .set("bootstrap.servers", &settings.brokers)
-                    .set("client.id", format!("{}-dead-letters", settings.client_id))
-                    .set("acks", "all")
-                    .set("enable.idempotence", "true")
-                    .set("linger.ms", "0")
+                settings
+                    .dead_letter_config()
                     .create()
                     .map_err(|e| anyhow::anyhow!("cannot create the dead-letter producer: {e}"))?,
             ),

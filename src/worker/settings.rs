@@ -3,6 +3,7 @@
 
 use super::protocol::{ToHandler, VERSION};
 use crate::kafka::config::REQUIRED_CONSUMER;
+use crate::manifest::keys::connection_settings;
 use crate::manifest::rules;
 use crate::manifest::{ConsumerSpec, Manifest};
 use crate::units::Instance;
@@ -137,6 +138,23 @@ impl WorkerSettings {
         config
     }
 
+    /// The dead-letter producer's configuration: the consumer's connection settings
+    /// (`security.*`, `ssl.*`, `sasl.*`, ...: it must reach the same brokers the same way),
+    /// then what dead-lettering needs (every replica acknowledges, no duplicates).
+    pub fn dead_letter_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        for (key, value) in connection_settings(&self.consumer.kafka) {
+            config.set(key, value);
+        }
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", format!("{}-dead-letters", self.client_id))
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "0");
+        config
+    }
+
     /// Messages librdkafka keeps prefetched per partition: enough for a few batches.
     fn prefetch_messages(&self) -> u32 {
         (self.consumer.batch.max_size * 4).clamp(1_000, 100_000)
@@ -260,5 +278,27 @@ mod tests {
         let config = s.consumer_config();
         assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(config.get("enable.auto.commit"), Some("true"));
+    }
+
+    #[test]
+    fn the_dead_letter_producer_reaches_the_brokers_as_the_consumer_does() {
+        let text = GOOD.replace(
+            "fetch.min.bytes: 10",
+            "security.protocol: SASL_SSL\n      sasl.mechanisms: PLAIN\n      \
+             sasl.username: app\n      fetch.min.bytes: 10",
+        );
+        let m = manifest(&text);
+        let s = resolve(&m, &Instance::new("price_drops", 1), "h", None, None).unwrap();
+        let config = s.dead_letter_config();
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("sasl.mechanisms"), Some("PLAIN"));
+        assert_eq!(config.get("sasl.username"), Some("app"));
+        assert_eq!(config.get("fetch.min.bytes"), None, "a consumer setting");
+        assert_eq!(config.get("bootstrap.servers"), Some("k1:9092,k2:9092"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(
+            config.get("client.id"),
+            Some("h-price_drops-1-dead-letters")
+        );
     }
 }
