@@ -19,7 +19,7 @@
 # Usage: scripts/bench-control.sh [--host hI] [--system-only] [--deb FILE] [--scale N]
 #   --scale N  instances per consumer (default 50: 100 in all); smaller for a smoke run
 # Needs root, target/release/kafkactl (for the dev broker) and the package (scripts/package-deb.sh
-# builds both). Holds /tmp/kafkactl-hosts-tests.lock (the lock tests/hosts.rs takes) for the
+# builds both). Holds the hosts-tests lock (~/.cache/kafkactl/locks, the lock tests/hosts.rs takes) for the
 # whole run, starts h1-h4 if needed (h4 persistent, as the tests want), and leaves nothing of its
 # own running or enabled in the host.
 set -euo pipefail
@@ -27,7 +27,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 # The tests on the hosts take this lock with flock(2), one test at a time: hold it throughout.
-LOCK=/tmp/kafkactl-hosts-tests.lock
+LOCK_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/kafkactl/locks"
+mkdir -p -m 700 "$LOCK_DIR"
+LOCK="$LOCK_DIR/hosts-tests.lock"
 if [ -z "${KAFKACTL_HOSTS_LOCK_HELD:-}" ]; then
   echo "[bench $(date +%H:%M:%S)] waiting for the hosts lock ($LOCK)" >&2
   exec env KAFKACTL_HOSTS_LOCK_HELD=1 flock "$LOCK" "$ROOT/scripts/bench-control.sh" "$@"
@@ -150,23 +152,25 @@ measure() {
   r loop_status "$(since "$t0")"
 
   say "$scope: kafkactl ${S[*]} status, 5 times"
+  local status_out spawn_log
+  status_out=$(mktemp) spawn_log=$(mktemp)
   for _ in 1 2 3 4 5; do
     t0=$(now)
-    NO_COLOR=1 kafkactl "${S[@]}" -f "$M" status >/tmp/bench-status.txt || true
+    NO_COLOR=1 kafkactl "${S[@]}" -f "$M" status >"$status_out" || true
     r k_status "$(since "$t0")"
   done
-  r k_status_rows "$(grep -c 'bench_' /tmp/bench-status.txt || true)"
-  rm -f /tmp/bench-status.txt
+  r k_status_rows "$(grep -c 'bench_' "$status_out" || true)"
+  rm -f "$status_out"
 
   say "$scope: disable-and-stop, then kafkactl ${S[*]} spawn"
   clean
   [ "$(active)" = 0 ] || { say "instances still active after disable-and-stop"; exit 1; }
   c0=$(cpu_of "$mgr") t0=$(now)
-  kafkactl "${S[@]}" -f "$M" spawn >/tmp/bench-spawn.log 2>&1 || { cat /tmp/bench-spawn.log >&2; exit 1; }
+  kafkactl "${S[@]}" -f "$M" spawn >"$spawn_log" 2>&1 || { cat "$spawn_log" >&2; exit 1; }
   r k_spawn "$(since "$t0")"
   r k_spawn_mgr_cpu "$(awk -v a="$c0" -v b="$(cpu_of "$mgr")" 'BEGIN { printf "%.3f", b - a }')"
   r k_spawn_active "$(active)"
-  rm -f /tmp/bench-spawn.log
+  rm -f "$spawn_log"
   clean
 }
 

@@ -28,7 +28,7 @@
 #   --plan  also run the pure planning benchmark (100 hosts x 50 instances, no I/O,
 #           benches/fleet_plan.rs): `cargo bench`, which builds; off by default.
 # Needs root, target/release/kafkactl (the controller) and the package (scripts/package-deb.sh
-# builds both). Holds /tmp/kafkactl-hosts-tests.lock (the lock tests/hosts.rs takes) for the
+# builds both). Holds the hosts-tests lock (~/.cache/kafkactl/locks, the lock tests/hosts.rs takes) for the
 # whole run; starts h1..h8 (h4 persistent, as the tests want), installs the package where
 # /usr/bin/kafkactl differs from target/release/kafkactl, and at the end leaves nothing of its own deployed, stops the
 # hosts above h4 that it booted, and keeps h1-h4 running.
@@ -37,7 +37,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 # The tests on the hosts take this lock with flock(2), one test at a time: hold it throughout.
-LOCK=/tmp/kafkactl-hosts-tests.lock
+LOCK_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/kafkactl/locks"
+mkdir -p -m 700 "$LOCK_DIR"
+LOCK="$LOCK_DIR/hosts-tests.lock"
 if [ -z "${KAFKACTL_HOSTS_LOCK_HELD:-}" ]; then
   echo "[bench $(date +%H:%M:%S)] waiting for the hosts lock ($LOCK)" >&2
   exec env KAFKACTL_HOSTS_LOCK_HELD=1 flock "$LOCK" "$ROOT/scripts/bench-fleet.sh" "$@"

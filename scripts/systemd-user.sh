@@ -124,9 +124,11 @@ pid1_is_systemd() { [ "$(cat /proc/1/comm 2>/dev/null)" = "systemd" ]; }
 
 take_lock() {
   # One start/stop at a time for this user (two `start`s at once must not make two managers).
-  mkdir -p /tmp
-  exec 9>"/tmp/kafkactl-systemd-user-$uid.lock"
-  flock -w 120 9 || die "another $prog start/stop is still running (lock /tmp/kafkactl-systemd-user-$uid.lock)"
+  # In a directory of the user's own: a fixed name in /tmp could be a planted link.
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/kafkactl/locks"
+  mkdir -p -m 700 "$dir"
+  exec 9>"$dir/systemd-user.lock"
+  flock -w 120 9 || die "another $prog start/stop is still running (lock $dir/systemd-user.lock)"
 }
 
 print_kernel_log() {

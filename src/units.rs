@@ -250,7 +250,20 @@ pub const SYSTEM_ONLY_SETTINGS: [&str; 16] = [
 ];
 
 /// The unit files kafkactl installs, as (file name, contents).
-pub fn render_units(settings: &UnitSettings) -> Vec<(&'static str, String)> {
+///
+/// # Errors
+/// A path systemd would misread: a control character (a newline would start a setting of
+/// its own), a trailing backslash (a continuation line), or leading or trailing whitespace
+/// (trimmed by systemd's parser). Nothing is written then.
+pub fn render_units(settings: &UnitSettings) -> Result<Vec<(&'static str, String)>, String> {
+    for (what, path) in [
+        ("the kafkactl binary", &settings.kafkactl),
+        ("the manifest", &settings.manifest),
+        ("the working directory", &settings.workdir),
+        ("the proxy config", &settings.proxy_config),
+    ] {
+        check_unit_value(what, &path.display().to_string())?;
+    }
     let scope = settings.scope;
     let fill = |template: &str| {
         let kept: String = template
@@ -263,7 +276,7 @@ pub fn render_units(settings: &UnitSettings) -> Vec<(&'static str, String)> {
             })
             .map(|line| format!("{line}\n"))
             .collect();
-        kept.replace("@KAFKACTL@", &quote_path(&settings.kafkactl))
+        kept.replace("@KAFKACTL@", &quote_exec_word(&settings.kafkactl))
             .replace(
                 "KAFKACTL_MANIFEST=@MANIFEST@",
                 &quote_word(&format!(
@@ -275,14 +288,35 @@ pub fn render_units(settings: &UnitSettings) -> Vec<(&'static str, String)> {
                 "@WORKDIR@",
                 &escape_specifiers(&settings.workdir.display().to_string()),
             )
-            .replace("@PROXY_CONFIG@", &quote_path(&settings.proxy_config))
+            .replace("@PROXY_CONFIG@", &quote_exec_word(&settings.proxy_config))
             .replace("@WANTED_BY@", settings.scope.wanted_by())
             .replace("@RUN_AS@\n", &run_as_lines(settings))
     };
-    vec![
+    Ok(vec![
         (CONSUMER_TEMPLATE, fill(CONSUMER_UNIT_TEMPLATE)),
         (PROXY_UNIT, fill(PROXY_UNIT_TEMPLATE)),
-    ]
+    ])
+}
+
+/// Refuses a value that systemd's unit parser would not read back as written.
+fn check_unit_value(what: &str, value: &str) -> Result<(), String> {
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} {value:?} contains a control character: it cannot be written into a unit \
+             file (a newline would start a setting of its own)"
+        ));
+    }
+    if value.ends_with('\\') {
+        return Err(format!(
+            "{what} {value:?} ends with a backslash: systemd would join the next line to it"
+        ));
+    }
+    if value.trim() != value {
+        return Err(format!(
+            "{what} {value:?} starts or ends with whitespace, which systemd trims"
+        ));
+    }
+    Ok(())
 }
 
 /// The `User=`/`Group=` lines of the consumer template (none in the user scope, where the
@@ -318,8 +352,9 @@ fn quote_word(word: &str) -> String {
     }
 }
 
-fn quote_path(path: &Path) -> String {
-    quote_word(&path.display().to_string())
+/// Quotes one word of `ExecStart=`, where systemd also expands `$VAR`: `$` is written `$$`.
+fn quote_exec_word(path: &Path) -> String {
+    quote_word(&path.display().to_string()).replace('$', "$$")
 }
 
 #[cfg(test)]
@@ -339,21 +374,21 @@ mod tests {
 
     #[test]
     fn consumers_run_as_the_app_user_in_the_system_scope_only() {
-        let system = &render_units(&settings(Scope::System))[0].1;
+        let system = &render_units(&settings(Scope::System)).unwrap()[0].1;
         assert!(system.contains("\nUser=app\nGroup=www-data\n"), "{system}");
-        let user = &render_units(&settings(Scope::User))[0].1;
+        let user = &render_units(&settings(Scope::User)).unwrap()[0].1;
         assert!(
             !user.contains("User=") && !user.contains("Group="),
             "{user}"
         );
         let mut no_group = settings(Scope::System);
         no_group.run_as = Some(RunAs::parse("app").unwrap());
-        let text = &render_units(&no_group)[0].1;
+        let text = &render_units(&no_group).unwrap()[0].1;
         assert!(
             text.contains("\nUser=app\n") && !text.contains("Group="),
             "{text}"
         );
-        let proxy = &render_units(&no_group)[1].1;
+        let proxy = &render_units(&no_group).unwrap()[1].1;
         assert!(
             !proxy.contains("User=app"),
             "the proxy keeps DynamicUser: {proxy}"
@@ -386,7 +421,7 @@ mod tests {
     #[test]
     fn rendering_fills_every_placeholder() {
         for scope in [Scope::System, Scope::User] {
-            for (name, text) in render_units(&settings(scope)) {
+            for (name, text) in render_units(&settings(scope)).unwrap() {
                 for placeholder in [
                     "@KAFKACTL@",
                     "@MANIFEST@",
@@ -403,9 +438,9 @@ mod tests {
                 );
             }
         }
-        let system = &render_units(&settings(Scope::System))[0].1;
+        let system = &render_units(&settings(Scope::System)).unwrap()[0].1;
         assert!(system.contains("ProtectSystem=full"));
-        let consumer = &render_units(&settings(Scope::User))[0].1;
+        let consumer = &render_units(&settings(Scope::User)).unwrap()[0].1;
         assert!(!consumer.contains("ProtectSystem=") && !consumer.contains("PrivateTmp="));
         assert!(consumer.contains("NoNewPrivileges=yes"));
         assert!(
@@ -422,6 +457,31 @@ mod tests {
     fn percent_signs_in_paths_are_not_specifiers() {
         assert_eq!(quote_word("/a%b"), "/a%%b");
         assert_eq!(quote_word("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+
+    #[test]
+    fn paths_systemd_would_misread_are_refused_and_dollars_doubled() {
+        for (field, bad) in [
+            ("workdir", "/srv/app\nExecStartPre=/bin/evil"),
+            ("manifest", "/srv/app/config\\"),
+            ("kafkactl", "/usr/bin/kafkactl "),
+        ] {
+            let mut s = settings(Scope::System);
+            match field {
+                "workdir" => s.workdir = bad.into(),
+                "manifest" => s.manifest = bad.into(),
+                _ => s.kafkactl = bad.into(),
+            }
+            let err = render_units(&s).unwrap_err();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+        let mut s = settings(Scope::System);
+        s.kafkactl = "/opt/$HOME/kafkactl".into();
+        let consumer = &render_units(&s).unwrap()[0].1;
+        assert!(
+            consumer.contains("ExecStart=\"/opt/$$HOME/kafkactl\" worker %i"),
+            "{consumer}"
+        );
     }
 
     #[test]

@@ -104,12 +104,7 @@ struct Fleet {
 
 impl Fleet {
     fn get(topics: &[&str]) -> Fleet {
-        let lock = File::create("/tmp/kafkactl-hosts-tests.lock").unwrap();
-        // SAFETY: flock on a file descriptor we own.
-        assert_eq!(
-            unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
-            0
-        );
+        let lock = common::lock("hosts-tests");
         rig_ok(&["start", "4", "--persistent", PERSISTENT]);
         // The package's binary on every host (a rebuild keeps the version: compare bytes).
         let packaged = packaged_binary_sha256();
@@ -381,6 +376,17 @@ fn consumers_run_from_the_package_as_the_app_user_and_log_to_journald() {
 
     fleet.write_manifest(&[], &[("hosts_pkg", "hosts_pkg", 1)]);
     fleet.install_units();
+    // Written over the units already there (OpenSSH's SFTP will not rename over a file: the
+    // rename is done on the host), through temporary files of their own, none left behind.
+    let leftovers = exec(
+        "h2",
+        &[
+            "sh",
+            "-c",
+            "ls -a /etc/systemd/system | grep -c kafkactl-tmp || true",
+        ],
+    );
+    assert_eq!(leftovers.trim(), "0", "temporary unit files left on h2");
     let unit = exec(
         "h2",
         &["cat", "/etc/systemd/system/kafka-consumer@.service"],

@@ -77,7 +77,7 @@ fn run_as(ctx: &Context, args: &InstallArgs) -> Result<Option<RunAs>> {
 pub(super) async fn install_units(ctx: &Context, args: &InstallArgs) -> Result<u8> {
     let targets = select(ctx, &args.ssh, args.fleet, false)?;
     let settings = unit_settings(ctx, args)?;
-    let files = render_units(&settings);
+    let files = render_units(&settings).map_err(Failure::Usage)?;
     let options = ssh_options(&args.ssh);
     let results: Vec<(String, Result<PathBuf, String>)> =
         fan_out(targets, args.ssh.parallel as usize, |host| {

@@ -16,6 +16,11 @@ pub enum Verdict {
     Changed,
     /// The host is not on file.
     Unknown,
+    /// The key is marked `@revoked` in the file: refuse, whatever else the file says.
+    Revoked,
+    /// The host is vouched for only by a `@cert-authority` line: host certificates are not
+    /// supported, so refuse rather than treat it as unknown (and perhaps accept a new key).
+    CertificateAuthority,
 }
 
 /// The name OpenSSH writes for a host in known_hosts: `address` for port 22, else
@@ -84,6 +89,22 @@ pub fn fingerprint(sha256: &[u8]) -> String {
 /// Checks `key` for `address:port` against known_hosts `text` (OpenSSH format, hashed entries
 /// included). A file libssh2 cannot parse at all is an error.
 pub fn check(text: &str, address: &str, port: u16, key: &[u8]) -> Result<Verdict, String> {
+    // Markers first: libssh2 does not read them, so a revoked key also listed plainly would
+    // otherwise pass. A key marked @revoked is refused for every host, as a revoked key is.
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+    let mut authority = false;
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some("@revoked"), Some(_hosts), Some(_kind), Some(blob)) if blob == encoded => {
+                return Ok(Verdict::Revoked)
+            }
+            (Some("@cert-authority"), Some(hosts), Some(_), Some(_)) => {
+                authority |= hosts_match(hosts, address, port);
+            }
+            _ => {}
+        }
+    }
     let session = Session::new().map_err(|e| e.to_string())?;
     let mut known = session.known_hosts().map_err(|e| e.to_string())?;
     for line in text.lines() {
@@ -99,9 +120,40 @@ pub fn check(text: &str, address: &str, port: u16, key: &[u8]) -> Result<Verdict
     Ok(match known.check_port(address, port, key) {
         CheckResult::Match => Verdict::Known,
         CheckResult::Mismatch => Verdict::Changed,
+        CheckResult::NotFound if authority => Verdict::CertificateAuthority,
         CheckResult::NotFound => Verdict::Unknown,
         CheckResult::Failure => return Err("libssh2 could not check the host key".into()),
     })
+}
+
+/// Whether a known_hosts host field (comma-separated patterns, `*` and `?` wildcards,
+/// `!` negation) names `address:port`. Hashed entries (`|1|...`) are not matched here.
+fn hosts_match(hosts: &str, address: &str, port: u16) -> bool {
+    let name = host_pattern(address, port);
+    let mut matched = false;
+    for pattern in hosts.split(',') {
+        let (negated, pattern) = match pattern.strip_prefix('!') {
+            Some(p) => (true, p),
+            None => (false, pattern),
+        };
+        if wildcard(pattern.as_bytes(), name.as_bytes()) {
+            if negated {
+                return false;
+            }
+            matched = true;
+        }
+    }
+    matched
+}
+
+/// `*` matches any run, `?` one byte.
+fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|i| wildcard(rest, &text[i..])),
+        Some((b'?', rest)) => !text.is_empty() && wildcard(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && wildcard(rest, &text[1..]),
+    }
 }
 
 /// Appends a line to the known_hosts file (creating it, and its directory, if needed).
@@ -191,6 +243,46 @@ mod tests {
             check(&text, "127.0.0.11", 2211, &blob(KEY_A)),
             Ok(Verdict::Known)
         );
+    }
+
+    #[test]
+    fn a_revoked_key_is_refused_even_when_also_listed() {
+        let text =
+            format!("[127.0.0.11]:2211 ssh-ed25519 {KEY_A}\n@revoked * ssh-ed25519 {KEY_A}\n");
+        assert_eq!(
+            check(&text, "127.0.0.11", 2211, &blob(KEY_A)),
+            Ok(Verdict::Revoked)
+        );
+        let other =
+            format!("@revoked * ssh-ed25519 {KEY_B}\n[127.0.0.11]:2211 ssh-ed25519 {KEY_A}\n");
+        assert_eq!(
+            check(&other, "127.0.0.11", 2211, &blob(KEY_A)),
+            Ok(Verdict::Known)
+        );
+    }
+
+    #[test]
+    fn a_host_vouched_for_by_a_certificate_authority_only_is_refused_by_name() {
+        let text = format!("@cert-authority *.example.com,[10.0.0.*]:2222 ssh-ed25519 {KEY_B}\n");
+        for (address, port) in [("web1.example.com", 22), ("10.0.0.7", 2222)] {
+            assert_eq!(
+                check(&text, address, port, &blob(KEY_A)),
+                Ok(Verdict::CertificateAuthority),
+                "{address}:{port}"
+            );
+        }
+        assert_eq!(check(&text, "db1", 22, &blob(KEY_A)), Ok(Verdict::Unknown));
+        // Its own key on file wins: the host is known.
+        let both = format!("{text}web1.example.com ssh-ed25519 {KEY_A}\n");
+        assert_eq!(
+            check(&both, "web1.example.com", 22, &blob(KEY_A)),
+            Ok(Verdict::Known)
+        );
+        assert!(!hosts_match(
+            "*.example.com,!web1.example.com",
+            "web1.example.com",
+            22
+        ));
     }
 
     #[test]

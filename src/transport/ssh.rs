@@ -7,7 +7,7 @@ use super::pump::{self, StderrTail};
 use super::{SshOptions, TransportError};
 use crate::manifest::Host;
 use crate::systemd::Scope;
-use ssh2::{HashType, MethodType, RenameFlags, Session};
+use ssh2::{HashType, MethodType, OpenFlags, OpenType, RenameFlags, Session};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
@@ -39,20 +39,54 @@ pub fn local_user() -> String {
     if let Some(user) = std::env::var("USER").ok().filter(|u| !u.is_empty()) {
         return user;
     }
-    // SAFETY: getpwuid returns a pointer into static storage or null; it is read at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        if !pw.is_null() {
-            if let Ok(name) = std::ffi::CStr::from_ptr((*pw).pw_name).to_str() {
-                return name.to_string();
-            }
-        }
+    effective_user().unwrap_or_else(|| "root".to_string())
+}
+
+/// The effective user's name from the password database, with getpwuid_r rather than
+/// getpwuid: the latter's static buffer is shared by every thread (the fan-out connects to
+/// many hosts at once on tokio's blocking pool).
+fn effective_user() -> Option<String> {
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids); getpwuid_r fills it
+    // with pointers into `buffer`, which outlives every read below.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to memory we own, `buffer.len()` is its real length.
+    let status = unsafe {
+        libc::getpwuid_r(
+            libc::geteuid(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if status != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
     }
-    "root".to_string()
+    // SAFETY: pw_name points into `buffer`, NUL-terminated by getpwuid_r.
+    unsafe { std::ffi::CStr::from_ptr(entry.pw_name) }
+        .to_str()
+        .ok()
+        .map(str::to_string)
 }
 
 fn home() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from)
+}
+
+/// A suffix no other write uses: this process, the time, and a counter.
+fn temp_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}-{nanos:x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl SshLink {
@@ -175,20 +209,46 @@ impl SshLink {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.kafkactl-tmp"));
+        // A name of its own (two writers never share one), opened exclusively so an existing
+        // file (or a link planted there) is never written through, and synced before the
+        // rename so a crash cannot leave a truncated unit in place.
+        let tmp = dir.join(format!(".{name}.{}.kafkactl-tmp", temp_suffix()));
         {
             let mut file = sftp
-                .create(&tmp)
+                .open_mode(
+                    &tmp,
+                    OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
+                    0o644,
+                    OpenType::File,
+                )
                 .map_err(|e| self.ssh_error("creating a file", e))?;
             file.write_all(contents)
                 .map_err(|e| self.io_error("writing a file", e))?;
+            file.fsync()
+                .map_err(|e| self.ssh_error("syncing a file", e))?;
         }
-        // OpenSSH's SFTP (version 3) will not rename over an existing file.
         let flags = Some(RenameFlags::OVERWRITE | RenameFlags::ATOMIC | RenameFlags::NATIVE);
         if sftp.rename(&tmp, path, flags).is_err() {
-            let _ = sftp.unlink(path);
-            sftp.rename(&tmp, path, flags)
-                .map_err(|e| self.ssh_error("renaming a file into place", e))?;
+            // OpenSSH's SFTP (version 3) will not rename over an existing file; rename(2) on
+            // the host does, atomically, so the old file is never deleted first.
+            let argv: Vec<String> = ["mv", "-f", "--"]
+                .into_iter()
+                .map(str::to_string)
+                .chain([tmp.display().to_string(), path.display().to_string()])
+                .collect();
+            let moved = self.run(&argv, std::time::Duration::from_secs(30));
+            if !matches!(&moved, Ok(out) if out.status == 0) {
+                let _ = sftp.unlink(&tmp);
+                let why = match moved {
+                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                return Err(TransportError::Ssh {
+                    host: self.label.clone(),
+                    what: "renaming a file into place",
+                    reason: why,
+                });
+            }
         }
         Ok(())
     }
@@ -399,6 +459,23 @@ fn check_host_key(
             );
             Ok(())
         }
+        Verdict::Revoked => Err(TransportError::Ssh {
+            host: label.to_string(),
+            what: "checking the host key",
+            reason: format!(
+                "the host offers {key_type} {fingerprint}, which {known_hosts_path} marks \
+                 @revoked: refusing to connect (the host needs a new key)"
+            ),
+        }),
+        Verdict::CertificateAuthority => Err(TransportError::Ssh {
+            host: label.to_string(),
+            what: "checking the host key",
+            reason: format!(
+                "{known_hosts_path} vouches for this host only through @cert-authority, and \
+                 kafkactl does not check host certificates: add the host's own key \
+                 ({key_type} {fingerprint}) to the file, after checking it"
+            ),
+        }),
         Verdict::Unknown => Err(TransportError::UnknownHostKey {
             host: label.to_string(),
             key_type: key_type.to_string(),
@@ -456,6 +533,16 @@ fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_effective_user_is_read_from_the_password_database() {
+        let out = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let expected = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(effective_user(), Some(expected));
+    }
 
     #[test]
     fn the_bridge_targets_the_right_bus() {

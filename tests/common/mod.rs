@@ -28,6 +28,33 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Takes the named lock (flock(2), exclusive, waiting as long as it takes), shared by the
+/// tests and scripts that use the same rig. Lock files live in a directory of this user's
+/// (`$XDG_CACHE_HOME/kafkactl/locks`, else `~/.cache/kafkactl/locks`, mode 0700), not under a
+/// fixed name in /tmp, where anyone could plant a link for root to truncate.
+pub fn lock(name: &str) -> std::fs::File {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache")
+        })
+        .join("kafkactl/locks");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .unwrap();
+    let file = std::fs::File::create(dir.join(format!("{name}.lock"))).unwrap();
+    // SAFETY: flock on a file descriptor we own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
+        0
+    );
+    file
+}
+
 /// A child process killed on drop, with its stderr captured to a file for diagnostics.
 pub struct Proc {
     pub child: Child,

@@ -8,13 +8,7 @@ use std::path::{Path, PathBuf};
 /// Serialises, across nextest's processes, the tests that install units into the rig's
 /// user manager (they share its kafka-consumer@ namespace).
 pub fn lock() -> File {
-    let file = File::create("/tmp/kafkactl-control-plane-tests.lock").unwrap();
-    // SAFETY: flock on a file descriptor we own.
-    assert_eq!(
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
-        0
-    );
-    file
+    super::lock("control-plane-tests")
 }
 
 /// `~/.config/systemd/user` of the user running the tests.
