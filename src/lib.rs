@@ -38,20 +38,25 @@ pub(crate) mod units;
 pub(crate) mod worker;
 
 #[doc(hidden)]
-/// What the benchmarks and the integration tests use of the library: the RESP frames their
-/// Redis client speaks, the systemd layer they check against a real manager, the manifest
-/// they parse, and the pure planning code the planning benchmark times.
+/// What the benchmarks, the integration tests and the fuzz targets (fuzz/) use of the
+/// library: the RESP frames their Redis client speaks and the parsers the fuzzers drive, the
+/// handler-protocol decoder, the systemd layer they check against a real manager, the
+/// manifest they parse, and the pure planning code the planning benchmark times.
 pub mod testing {
     pub use crate::fleet::report::{plan_text, HostPlan};
     pub use crate::fleet::rolling::{batches as rolling_batches, Member};
     pub use crate::manifest::{Command, Manifest, OnExhausted, Placement};
     pub use crate::plan::{reconcile, Desired, Observed, PlanOptions, Step};
-    pub use crate::resp::frame::{encode_array_header, encode_bulk, Frame};
+    pub use crate::resp::frame::{
+        encode_array_header, encode_bulk, parse_request, parse_request_resuming, Cursor, Frame,
+        Limits, ProtocolError,
+    };
     pub use crate::systemd::{
         unit_object_path, DbusSystemd, JobAction, JobResult, Scope, SystemdError, SystemdManager,
         UnitStatus,
     };
     pub use crate::units::Instance;
+    pub use crate::worker::protocol::{decode_reply, FromHandler};
 }
 
 use anyhow::Result;

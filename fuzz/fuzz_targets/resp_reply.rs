@@ -17,7 +17,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use kafkactl::resp::frame::Frame;
+use kafkactl::testing::Frame;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

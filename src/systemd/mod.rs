@@ -13,8 +13,8 @@
 //! those futures be spawned on tokio's multi-threaded runtime for the per-host fan-out.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), kafkactl::systemd::SystemdError> {
-//! use kafkactl::systemd::{DbusSystemd, SystemdManager};
+//! # async fn demo() -> Result<(), kafkactl::testing::SystemdError> {
+//! use kafkactl::testing::{DbusSystemd, SystemdManager};
 //! let sd = DbusSystemd::connect_user().await?;
 //! let outcome = sd.start("kafka-consumer@orders:1.service").await?.check()?;
 //! let status = sd.unit_status(&outcome.unit).await?;
