@@ -994,7 +994,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__proxy)
-            opts="-c -f -h -V --listen --config --brokers --requirepass --max-connections --max-consumers --auth-timeout --write-timeout --max-bulk-bytes --blpop-default-timeout --produce-block-ms --shutdown-timeout --log --user --manifest --help --version"
+            opts="-c -f -h -V --listen --config --brokers --requirepass --requirepass-file --max-connections --max-consumers --auth-timeout --write-timeout --max-bulk-bytes --max-query-buffer --max-total-query-buffer --blpop-default-timeout --produce-block-ms --shutdown-timeout --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1020,6 +1020,10 @@ _kafkactl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --requirepass-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1037,6 +1041,14 @@ _kafkactl() {
                     return 0
                     ;;
                 --max-bulk-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-query-buffer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-total-query-buffer)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

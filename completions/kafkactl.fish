@@ -50,11 +50,14 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l listen -d 'A
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -s c -l config -d 'Rafka JSON config file: {"general": {...}, "consumer": {...}, "producer": {...}}' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l brokers -d 'Bootstrap servers, overriding the config file\'s bootstrap.servers' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l requirepass -d 'Require clients to AUTH with this password first (an empty one is refused: it would look like protection and be none)' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l requirepass-file -d 'Read the password from FILE (its first line), so it appears in no process list or environment. Under systemd the credential `requirepass` (LoadCredential=) is read without this flag' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-connections -d 'Most client connections at once' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-consumers -d 'Most Kafka consumers (connections that ran BLPOP) at once; each holds a librdkafka client with its threads and buffers' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l auth-timeout -d 'With --requirepass: seconds a connection may take to authenticate before it is closed' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l write-timeout -d 'Seconds a reply may wait for a client that stops reading before the connection is closed (so neither memory nor the shutdown waits on it)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-bulk-bytes -d 'Largest bulk string (message) accepted, in bytes' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-query-buffer -d 'Most unparsed input one connection may hold, in bytes (Redis\'s client-query-buffer-limit); at least --max-bulk-bytes + 64 KiB' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l max-total-query-buffer -d 'Most unparsed input all connections together may hold, in bytes; the connection whose read goes over it is closed' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l blpop-default-timeout -d 'BLPOP timeout in seconds when the client\'s timeout is not an integer' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l produce-block-ms -d 'How long RPUSHX waits for room when the producer queue is full, in ms' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand proxy" -l shutdown-timeout -d 'Deadline for the whole shutdown, in seconds' -r

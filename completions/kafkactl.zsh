@@ -39,11 +39,14 @@ _arguments "${_arguments_options[@]}" : \
 '--config=[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}}]:CONFIG:_files' \
 '--brokers=[Bootstrap servers, overriding the config file'\''s bootstrap.servers]:BROKERS:_default' \
 '--requirepass=[Require clients to AUTH with this password first (an empty one is refused\: it would look like protection and be none)]:REQUIREPASS:_default' \
+'(--requirepass)--requirepass-file=[Read the password from FILE (its first line), so it appears in no process list or environment. Under systemd the credential \`requirepass\` (LoadCredential=) is read without this flag]:FILE:_files' \
 '--max-connections=[Most client connections at once]:MAX_CONNECTIONS:_default' \
 '--max-consumers=[Most Kafka consumers (connections that ran BLPOP) at once; each holds a librdkafka client with its threads and buffers]:MAX_CONSUMERS:_default' \
 '--auth-timeout=[With --requirepass\: seconds a connection may take to authenticate before it is closed]:SECS:_default' \
 '--write-timeout=[Seconds a reply may wait for a client that stops reading before the connection is closed (so neither memory nor the shutdown waits on it)]:SECS:_default' \
 '--max-bulk-bytes=[Largest bulk string (message) accepted, in bytes]:MAX_BULK_BYTES:_default' \
+'--max-query-buffer=[Most unparsed input one connection may hold, in bytes (Redis'\''s client-query-buffer-limit); at least --max-bulk-bytes + 64 KiB]:BYTES:_default' \
+'--max-total-query-buffer=[Most unparsed input all connections together may hold, in bytes; the connection whose read goes over it is closed]:BYTES:_default' \
 '--blpop-default-timeout=[BLPOP timeout in seconds when the client'\''s timeout is not an integer]:BLPOP_DEFAULT_TIMEOUT:_default' \
 '--produce-block-ms=[How long RPUSHX waits for room when the producer queue is full, in ms]:PRODUCE_BLOCK_MS:_default' \
 '--shutdown-timeout=[Deadline for the whole shutdown, in seconds]:SHUTDOWN_TIMEOUT:_default' \
