@@ -5,8 +5,8 @@
 //! - loading never panics, nor does anything a command then asks of a loaded manifest
 //!   (`check_runnable`, the fleet, each consumer's hosts);
 //! - a refusal names at least one problem, each at a position inside the text (line 1 to
-//!   the number of lines + 1, column from 1), and renders as one `fuzz.yml:LINE:COL: ...`
-//!   line per problem.
+//!   the number of lines + 1, lines broken as YAML breaks them, column from 1), and renders
+//!   as one `fuzz.yml:LINE:COL: ...` line per problem.
 #![no_main]
 
 use kafkactl::testing::Manifest;
@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
         Err(err) => {
             let problems = err.problems();
             assert!(!problems.is_empty(), "a refusal without a problem");
-            let lines = text.lines().count() + 1;
+            // Lines as YAML counts them: a lone `\r` breaks a line too.
+            let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;
             for problem in problems {
                 assert!(
                     problem.pos.line >= 1 && problem.pos.line <= lines.max(1),

@@ -95,16 +95,19 @@ fn check_reencode(args: &[Bytes]) {
     );
 }
 
-/// Feeds `chunks` one after the other, parsing as far as possible after each.
-fn feed(chunks: &[&[u8]]) -> Outcome {
+/// Feeds `chunks` one after the other to `parse`, parsing as far as possible after each.
+fn run(
+    chunks: impl IntoIterator<Item = impl AsRef<[u8]>>,
+    mut parse: impl FnMut(&mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>,
+) -> Outcome {
     let mut buf = BytesMut::new();
     let mut requests = Vec::new();
     let mut fed = 0;
     for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        fed += chunk.len();
+        buf.extend_from_slice(chunk.as_ref());
+        fed += chunk.as_ref().len();
         loop {
-            match parse_one(&mut buf) {
+            match parse(&mut buf) {
                 Ok(Some(args)) => requests.push(args),
                 Ok(None) => break,
                 Err(e) => {
@@ -124,34 +127,17 @@ fn feed(chunks: &[&[u8]]) -> Outcome {
     }
 }
 
-/// Feeds `stream` `step` bytes at a time through one cursor.
+/// Feeds `chunks` to the stateless parser, checking each call.
+fn feed(chunks: &[&[u8]]) -> Outcome {
+    run(chunks, parse_one)
+}
+
+/// Feeds `stream` `step` bytes at a time through one cursor, as a connection does.
 fn trickle(stream: &[u8], step: usize) -> Outcome {
-    let mut buf = BytesMut::new();
     let mut cursor = Cursor::default();
-    let mut requests = Vec::new();
-    let mut fed = 0;
-    for chunk in stream.chunks(step.max(1)) {
-        buf.extend_from_slice(chunk);
-        fed += chunk.len();
-        loop {
-            match parse_request_resuming(&mut buf, &LIMITS, &mut cursor) {
-                Ok(Some(args)) => requests.push(args),
-                Ok(None) => break,
-                Err(e) => {
-                    return Outcome {
-                        requests,
-                        error: Some(e),
-                        consumed: fed - buf.len(),
-                    }
-                }
-            }
-        }
-    }
-    Outcome {
-        requests,
-        error: None,
-        consumed: fed - buf.len(),
-    }
+    run(stream.chunks(step.max(1)), |buf| {
+        parse_request_resuming(buf, &LIMITS, &mut cursor)
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -50,7 +50,17 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.pos, self.message)
+        write!(f, "{}: ", self.pos)?;
+        // A message quotes what the file says (a key, a value), which may hold a line break:
+        // escaped, each problem stays one `FILE:LINE:COL: ...` line for editors and CI.
+        for c in self.message.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -225,7 +225,17 @@ impl Manifest {
         };
         match manifest {
             Some(manifest) if problems.is_empty() => Ok(manifest),
-            _ => Err(ManifestError::invalid(path.to_path_buf(), problems)),
+            _ => {
+                // The YAML parser places "end of input" on the line after the last one when
+                // the file does not end with a newline: point at the end of the text instead.
+                let end = end_of(text);
+                for problem in &mut problems {
+                    if problem.pos > end {
+                        problem.pos = end;
+                    }
+                }
+                Err(ManifestError::invalid(path.to_path_buf(), problems))
+            }
         }
     }
 
@@ -274,9 +284,46 @@ impl Manifest {
     }
 }
 
+/// The position just after the last character of `text`, with lines broken as YAML breaks
+/// them (`\n`, `\r\n`, or a lone `\r`).
+fn end_of(text: &str) -> Pos {
+    let mut pos = Pos::START;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => {
+                pos = Pos {
+                    line: pos.line + 1,
+                    column: 1,
+                }
+            }
+            _ => pos.column += 1,
+        }
+    }
+    pos
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_with_a_line_break_is_reported_on_one_line() {
+        let text = "consumers:\n  - name: price_drops\n    retry: {\"on_\\nhausted\": stop}\n";
+        let err = Manifest::parse(text, "m.yml").unwrap_err().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(r"on_\nhausted"), "{err}");
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_a_file_without_a_final_newline_points_inside_it() {
+        let err = Manifest::parse("- name: s\n  =sca- n 2 ", "m.yml").unwrap_err();
+        let last = err.problems().last().unwrap().pos;
+        assert_eq!(last.line, 2, "{err}");
+        assert_eq!(end_of("a\r\nb\rc\n"), Pos { line: 4, column: 1 });
+        assert_eq!(end_of("ab"), Pos { line: 1, column: 3 });
+    }
 
     const PATH: &str = "config/kafka_consumers.yml";
 

@@ -171,8 +171,19 @@ pub fn decode_reply(line: &[u8]) -> Result<FromHandler, ProtocolViolation> {
         ));
     }
     serde_json::from_slice(trimmed).map_err(|e| {
+        // serde's message quotes what it read, decoded: a `\n` escape in the reply would
+        // become a line break in the journal and in dead-letter headers.
+        // It may also quote all of a long string: cut to a length fit for a log line.
+        let mut why = String::new();
+        for c in e.to_string().chars().take(200) {
+            if c.is_control() {
+                why.extend(c.escape_default());
+            } else {
+                why.push(c);
+            }
+        }
         ProtocolViolation(format!(
-            "{e} in {:?} (expected one JSON object per line such as {{\"type\":\"ack\",\"id\":7}}; print logs to stderr)",
+            "{why} in {:?} (expected one JSON object per line such as {{\"type\":\"ack\",\"id\":7}}; print logs to stderr)",
             shown()
         ))
     })
@@ -261,6 +272,14 @@ mod tests {
             decode_reply(b"{\"type\":\"bye\"}").unwrap(),
             FromHandler::Bye
         );
+    }
+
+    #[test]
+    fn a_violation_is_one_line_whatever_the_reply_quoted() {
+        // The \n escape inside the JSON string is a line break once serde decodes it.
+        let err = decode_reply(br#"{"type":"a\nb"}"#).unwrap_err().to_string();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("a\\nb"), "{err}");
     }
 
     #[test]
