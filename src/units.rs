@@ -1,7 +1,7 @@
 //! Consumer instance names: `kafka-consumer@NAME:N.service` <-> (NAME, N), and the unit files
 //! kafkactl ships.
 
-use crate::manifest::rules::is_consumer_name;
+use crate::manifest::rules::check_consumer_name;
 pub use crate::systemd::Scope;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -52,11 +52,7 @@ impl Instance {
         let (name, index) = arg
             .split_once(':')
             .ok_or_else(|| format!("'{arg}' is not NAME:N (for example price_drops:1)"))?;
-        if !is_consumer_name(name) {
-            return Err(format!(
-                "'{name}' is not a valid consumer name (lowercase letters, digits and '_')"
-            ));
-        }
+        check_consumer_name(name)?;
         // Canonical digits only: `a:01` and `a:+1` would name other units than `a:1`.
         let canonical = !index.is_empty()
             && index.bytes().all(|b| b.is_ascii_digit())
@@ -95,12 +91,9 @@ impl InstanceSelector {
     pub fn parse(arg: &str) -> Result<InstanceSelector, String> {
         if arg.contains(':') {
             Instance::parse(arg).map(InstanceSelector::Instance)
-        } else if is_consumer_name(arg) {
-            Ok(InstanceSelector::Consumer(arg.to_string()))
         } else {
-            Err(format!(
-                "'{arg}' is not a valid consumer name (lowercase letters, digits and '_')"
-            ))
+            check_consumer_name(arg)?;
+            Ok(InstanceSelector::Consumer(arg.to_string()))
         }
     }
 

@@ -42,7 +42,7 @@ async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
     check_consumer_name(args.consumer.as_deref())?;
     let wants_lag =
         args.lag_warning.is_some() || args.lag_critical.is_some() || args.window.is_some();
-    let manifest = ctx.manifest(args.fleet || wants_lag)?;
+    let (manifest, mut hosts) = select(ctx, &args.ssh, args.fleet, args.fleet || wants_lag)?;
     let queries = match (&manifest, args.no_lag) {
         (_, true) => Vec::new(),
         (Some(m), false) => match group_queries(m, args.consumer.as_deref(), &args.kafka) {
@@ -63,7 +63,6 @@ async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
         ));
     }
     let consumers: Vec<String> = queries.iter().map(|q| q.consumer.clone()).collect();
-    let mut hosts = select(ctx, &args.ssh, args.fleet, false)?;
     for host in &mut hosts {
         host.desired
             .retain(|d| args.consumer.as_ref().is_none_or(|c| &d.name == c));
@@ -109,16 +108,12 @@ async fn gather(ctx: &Context, args: &CheckArgs) -> Result<CheckInput> {
     let progress = match (first, args.window) {
         (Some(first), Some(secs)) => consumers
             .iter()
-            .zip(first.iter().zip(&readings))
-            .map(|(consumer, pair)| {
-                let verdict = match pair {
-                    (Ok(start), Ok(end)) => {
-                        Ok(window::classify(start, end, Duration::from_secs(secs)))
-                    }
-                    (Err(why), _) | (_, Err(why)) => Err(why.clone()),
-                };
-                (consumer.clone(), verdict)
-            })
+            .cloned()
+            .zip(window::verdicts(
+                &first,
+                &readings,
+                Duration::from_secs(secs),
+            ))
             .collect(),
         _ => Vec::new(),
     };

@@ -6,6 +6,7 @@ use super::{select, ssh_options, Context};
 use crate::cli::InstallArgs;
 use crate::error::Failure;
 use crate::fleet::fan_out;
+use crate::manifest::Manifest;
 use crate::systemd::Scope;
 use crate::units::{render_units, RunAs, UnitSettings};
 use anyhow::{Context as _, Result};
@@ -13,7 +14,11 @@ use std::path::{Path, PathBuf};
 
 /// What `install-units` writes into the units: `--kafkactl` (else this binary), the manifest,
 /// `--workdir` (else the current directory) and `--proxy-config`, as absolute paths.
-fn unit_settings(ctx: &Context, args: &InstallArgs) -> Result<UnitSettings> {
+fn unit_settings(
+    ctx: &Context,
+    args: &InstallArgs,
+    manifest: Option<&Manifest>,
+) -> Result<UnitSettings> {
     let cwd = std::env::current_dir()?;
     let absolute = |p: &Path| -> PathBuf {
         if p.is_absolute() {
@@ -37,20 +42,20 @@ fn unit_settings(ctx: &Context, args: &InstallArgs) -> Result<UnitSettings> {
             .map_or_else(|| cwd.clone(), absolute),
         proxy_config: absolute(&args.proxy_config),
         scope: ctx.scope,
-        run_as: run_as(ctx, args)?,
+        run_as: run_as(ctx, args, manifest)?,
     })
 }
 
 /// Who the consumers run as: `--run-as`, else the manifest's `run_as:`. The system scope needs
 /// one (a unit without `User=` runs its handler as root); root itself must be named, and is
 /// warned about. A user manager runs everything as its own user.
-fn run_as(ctx: &Context, args: &InstallArgs) -> Result<Option<RunAs>> {
+fn run_as(ctx: &Context, args: &InstallArgs, manifest: Option<&Manifest>) -> Result<Option<RunAs>> {
     if ctx.scope == Scope::User {
         return Ok(None);
     }
     let run_as = match &args.run_as {
         Some(run_as) => run_as.clone(),
-        None => match ctx.manifest(false)?.and_then(|m| m.run_as) {
+        None => match manifest.and_then(|m| m.run_as.clone()) {
             Some(run_as) => run_as,
             None => {
                 return Err(Failure::Usage(format!(
@@ -75,8 +80,8 @@ fn run_as(ctx: &Context, args: &InstallArgs) -> Result<Option<RunAs>> {
 /// `install-units`. Paths in the units are taken to be the same on the hosts as here (a
 /// Capistrano-style layout), except the binary (`--kafkactl`). Exit 1 when any target failed.
 pub(super) async fn install_units(ctx: &Context, args: &InstallArgs) -> Result<u8> {
-    let targets = select(ctx, &args.ssh, args.fleet, false)?;
-    let settings = unit_settings(ctx, args)?;
+    let (manifest, targets) = select(ctx, &args.ssh, args.fleet, false)?;
+    let settings = unit_settings(ctx, args, manifest.as_ref())?;
     let files = render_units(&settings).map_err(Failure::Usage)?;
     let options = ssh_options(&args.ssh);
     let results: Vec<(String, Result<PathBuf, String>)> =

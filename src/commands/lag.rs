@@ -71,10 +71,10 @@ async fn lag_over_window(
     let second = read_groups(queries).await;
     let mut verdicts = Vec::new();
     let mut failed = Vec::new();
-    for (name, (start, end)) in names.iter().zip(first.into_iter().zip(second)) {
-        match (start, end) {
-            (Ok(start), Ok(end)) => verdicts.push(window::classify(&start, &end, window)),
-            (Err(why), _) | (_, Err(why)) => failed.push(format!("{name}: {why}")),
+    for (name, verdict) in names.iter().zip(window::verdicts(&first, &second, window)) {
+        match verdict {
+            Ok(verdict) => verdicts.push(verdict),
+            Err(why) => failed.push(format!("{name}: {why}")),
         }
     }
     match format {

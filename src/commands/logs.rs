@@ -218,6 +218,7 @@ pub(super) async fn logs(ctx: &Context, args: &LogsArgs) -> Result<u8> {
     let query = Query::of(args, ctx.scope).map_err(Failure::Usage)?;
     // A manifest named with -f must load, even where nothing else needs it (exit 2).
     let sources: Vec<Target> = select(ctx, &args.ssh, args.fleet, false)?
+        .1
         .into_iter()
         .map(|host| host.target)
         .collect();

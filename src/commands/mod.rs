@@ -80,12 +80,8 @@ fn usage(message: String) -> anyhow::Error {
 
 /// Refuses a `-c` that cannot be a consumer name, before anything is reached.
 fn check_consumer_name(name: Option<&str>) -> Result<()> {
-    match name {
-        Some(n) if !crate::manifest::rules::is_consumer_name(n) => Err(usage(format!(
-            "'{n}' is not a valid consumer name (lowercase letters, digits and '_')"
-        ))),
-        _ => Ok(()),
-    }
+    name.map_or(Ok(()), crate::manifest::rules::check_consumer_name)
+        .map_err(usage)
 }
 
 /// The SSH settings of the command line.
@@ -103,7 +99,8 @@ fn ssh_options(args: &SshArgs) -> SshOptions {
 
 /// The hosts a command acts on, each with what the manifest places there: the hosts of
 /// `--hosts` (matched against the manifest when there is one) or of `--fleet`; without
-/// either, this machine with every consumer of the manifest (when there is one).
+/// either, this machine with every consumer of the manifest (when there is one). Returns the
+/// manifest too, loaded once, for the caller's other uses.
 ///
 /// `manifest_required` makes a missing manifest an error even without `--fleet`.
 fn select(
@@ -111,29 +108,31 @@ fn select(
     ssh: &SshArgs,
     fleet: bool,
     manifest_required: bool,
-) -> Result<Vec<FleetHost>> {
+) -> Result<(Option<Manifest>, Vec<FleetHost>)> {
     let listed = fleet::parse_hosts(&ssh.hosts).map_err(usage)?;
     if fleet && !listed.is_empty() {
         return Err(usage("give --hosts or --fleet, not both".into()));
     }
     let manifest = ctx.manifest(fleet || manifest_required)?;
-    if !fleet && listed.is_empty() {
-        return Ok(vec![match &manifest {
+    let hosts = if !fleet && listed.is_empty() {
+        vec![match &manifest {
             Some(manifest) => fleet::this_machine(manifest, &crate::worker::settings::hostname()),
             None => FleetHost {
                 target: Target::Local,
                 desired: Vec::new(),
             },
-        }]);
-    }
-    match manifest {
-        Some(manifest) => fleet::targets(&manifest, &listed).map_err(usage),
-        None => Ok(listed
-            .into_iter()
-            .map(|host| FleetHost {
-                target: Target::Ssh(host),
-                desired: Vec::new(),
-            })
-            .collect()),
-    }
+        }]
+    } else {
+        match &manifest {
+            Some(manifest) => fleet::targets(manifest, &listed).map_err(usage)?,
+            None => listed
+                .into_iter()
+                .map(|host| FleetHost {
+                    target: Target::Ssh(host),
+                    desired: Vec::new(),
+                })
+                .collect(),
+        }
+    };
+    Ok((manifest, hosts))
 }

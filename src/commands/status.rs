@@ -115,7 +115,7 @@ pub(super) async fn rows(
     fleet: bool,
     consumer: Option<&str>,
 ) -> Result<(Vec<StatusRow>, bool)> {
-    rows_of(ctx, select(ctx, ssh, fleet, false)?, ssh, consumer).await
+    rows_of(ctx, select(ctx, ssh, fleet, false)?.1, ssh, consumer).await
 }
 
 /// [`rows`] of the given targets.
@@ -171,11 +171,12 @@ struct StatusLag<'a> {
 /// instance of these rows has are listed with INSTANCE `-`). Exit as `status` does, or 1 when
 /// the lag could not be read.
 async fn status_with_lag(ctx: &Context, args: &StatusArgs) -> Result<u8> {
-    let manifest = ctx.manifest(true)?.expect("required");
+    let (manifest, hosts) = select(ctx, &args.ssh, args.fleet, true)?;
+    let manifest = manifest.expect("required");
     let queries = group_queries(&manifest, args.consumer.as_deref(), &args.kafka).map_err(usage)?;
     let names: Vec<String> = queries.iter().map(|q| q.group.clone()).collect();
     let (rows, readings) = futures::join!(
-        rows(ctx, &args.ssh, args.fleet, args.consumer.as_deref()),
+        rows_of(ctx, hosts, &args.ssh, args.consumer.as_deref()),
         read_groups(queries)
     );
     let (rows, with_host) = rows?;

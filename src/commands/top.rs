@@ -40,8 +40,6 @@ struct Snapshot {
     error: Option<String>,
     /// When it was taken.
     at: Option<String>,
-    /// How many readings so far.
-    readings: u64,
 }
 
 /// The column rows are sorted by.
@@ -146,8 +144,8 @@ pub(super) async fn top(ctx: &Context, args: &TopArgs) -> Result<u8> {
                 .into(),
         ));
     }
-    let hosts = select(ctx, &args.ssh, args.fleet, false)?;
-    let queries = match (args.no_lag, ctx.manifest(false)?) {
+    let (manifest, hosts) = select(ctx, &args.ssh, args.fleet, false)?;
+    let queries = match (args.no_lag, manifest) {
         (false, Some(manifest)) => {
             group_queries(&manifest, args.consumer.as_deref(), &args.kafka).unwrap_or_default()
         }
@@ -242,7 +240,6 @@ async fn read_forever(
             }
             shot.groups = groups;
             shot.at = Some(crate::fleet::report::timestamp());
-            shot.readings += 1;
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

@@ -279,26 +279,23 @@ pub fn evaluate(input: &CheckInput, thresholds: &Thresholds) -> Outcome {
         entry.0 += p.wanted;
         entry.1 += p.missing.len();
     }
-    let consumer_down = thresholds.consumer_down_is_critical
-        && by_consumer
-            .values()
-            .any(|(wanted, missing)| *wanted > 0 && *missing == *wanted as usize);
-    let missing_state = thresholds.missing.state(missing).worst(if consumer_down {
-        State::Critical
-    } else {
-        State::Ok
-    });
-    if missing_state != State::Ok {
+    // A consumer with every wanted instance missing is CRITICAL (unless flags replaced that
+    // rule); any other missing instance is judged by the count thresholds, at least WARNING.
+    let wholly_down = |consumer: &str| {
+        thresholds.consumer_down_is_critical
+            && by_consumer
+                .get(consumer)
+                .is_some_and(|(wanted, missing)| *wanted > 0 && *missing == *wanted as usize)
+    };
+    let by_count = thresholds.missing.state(missing);
+    if by_count != State::Ok || input.placed.iter().any(|p| wholly_down(&p.consumer)) {
         for p in input.placed.iter().filter(|p| !p.missing.is_empty()) {
             let shown: Vec<&str> = p.missing.iter().take(5).map(String::as_str).collect();
-            let all_down = by_consumer
-                .get(p.consumer.as_str())
-                .is_some_and(|(w, m)| *m == *w as usize);
             problems.push((
-                if all_down && thresholds.consumer_down_is_critical {
+                if wholly_down(&p.consumer) {
                     State::Critical
                 } else {
-                    thresholds.missing.state(missing).worst(State::Warning)
+                    by_count.worst(State::Warning)
                 },
                 format!(
                     "{}: {} of {} instance(s) missing on {} ({}{})",

@@ -121,6 +121,23 @@ pub(crate) fn classify(start: &GroupLag, end: &GroupLag, window: Duration) -> Wi
     }
 }
 
+/// Pairs two readings of the same groups (in the same order), taken `window` apart, into
+/// each group's verdict, or why it could not be read either time.
+pub(crate) fn verdicts(
+    first: &[Result<GroupLag, String>],
+    second: &[Result<GroupLag, String>],
+    window: Duration,
+) -> Vec<Result<WindowVerdict, String>> {
+    first
+        .iter()
+        .zip(second)
+        .map(|pair| match pair {
+            (Ok(start), Ok(end)) => Ok(classify(start, end, window)),
+            (Err(why), _) | (_, Err(why)) => Err(why.clone()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,17 @@ pub(crate) fn is_consumer_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// [`is_consumer_name`] as a check for command-line arguments: the error says what is wrong.
+pub(crate) fn check_consumer_name(name: &str) -> Result<(), String> {
+    if is_consumer_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{name}' is not a valid consumer name (lowercase letters, digits and '_')"
+        ))
+    }
+}
+
 /// A valid consumer name close to a bad one (`PriceDrops` -> `price_drops`), for "did you
 /// mean"; `None` when there is none or `name` is already valid.
 pub(crate) fn consumer_name_hint(name: &str) -> Option<String> {

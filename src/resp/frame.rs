@@ -95,12 +95,13 @@ pub fn parse_request_resuming(
     } else {
         let parsed = parse_inline(buf, cursor.pos);
         match &parsed {
-            // Scanned up to here without a newline: the next call starts there.
-            Ok(None) => cursor.pos = buf.len(),
+            // Scanned up to here without a newline: the next call starts there, once a byte
+            // more has arrived.
+            Ok(None) => {
+                cursor.pos = buf.len();
+                cursor.need = buf.len() + 1;
+            }
             _ => *cursor = Cursor::default(),
-        }
-        if matches!(parsed, Ok(None)) {
-            cursor.need = buf.len() + 1;
         }
         parsed
     }
