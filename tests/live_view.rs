@@ -232,6 +232,16 @@ fn status_watch_reprints_until_ctrl_c() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Bounded: if the rounds never show, the watch is killed and the reading below fails
+    // instead of waiting for ever.
+    let (done, stop_guard) = std::sync::mpsc::channel::<()>();
+    let pid = child.id() as i32;
+    let guard = std::thread::spawn(move || {
+        if stop_guard.recv_timeout(Duration::from_secs(120)).is_err() {
+            // SAFETY: signalling our own child, which has not been waited for yet.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut rounds = 0;
     let mut seen = String::new();
@@ -243,6 +253,8 @@ fn status_watch_reprints_until_ctrl_c() {
         seen.push_str(&line);
         seen.push('\n');
     }
+    done.send(()).unwrap();
+    guard.join().unwrap();
     // SAFETY: signalling our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let status = child.wait().unwrap();

@@ -681,9 +681,10 @@ fn the_password_can_come_from_a_file_or_a_systemd_credential_never_empty() {
         if let Some(creds) = env {
             command.env("CREDENTIALS_DIRECTORY", creds);
         }
-        let out = command.output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        // Bounded: a proxy that wrongly accepted the password would serve for ever.
+        let (status, stderr) =
+            common::run_to_end(command, "kafkactl proxy", Duration::from_secs(60));
+        assert_eq!(status.and_then(|s| s.code()), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("the password is empty"), "{stderr}");
         assert!(
             stderr.contains("pw") || stderr.contains("requirepass"),
