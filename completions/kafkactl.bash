@@ -43,6 +43,9 @@ _kafkactl() {
             kafkactl,logs)
                 cmd="kafkactl__subcmd__logs"
                 ;;
+            kafkactl,manifest)
+                cmd="kafkactl__subcmd__manifest"
+                ;;
             kafkactl,manpage)
                 cmd="kafkactl__subcmd__manpage"
                 ;;
@@ -106,6 +109,9 @@ _kafkactl() {
             kafkactl__subcmd__help,logs)
                 cmd="kafkactl__subcmd__help__subcmd__logs"
                 ;;
+            kafkactl__subcmd__help,manifest)
+                cmd="kafkactl__subcmd__help__subcmd__manifest"
+                ;;
             kafkactl__subcmd__help,manpage)
                 cmd="kafkactl__subcmd__help__subcmd__manpage"
                 ;;
@@ -133,6 +139,21 @@ _kafkactl() {
             kafkactl__subcmd__help__subcmd__dev,broker)
                 cmd="kafkactl__subcmd__help__subcmd__dev__subcmd__broker"
                 ;;
+            kafkactl__subcmd__help__subcmd__manifest,check)
+                cmd="kafkactl__subcmd__help__subcmd__manifest__subcmd__check"
+                ;;
+            kafkactl__subcmd__manifest,check)
+                cmd="kafkactl__subcmd__manifest__subcmd__check"
+                ;;
+            kafkactl__subcmd__manifest,help)
+                cmd="kafkactl__subcmd__manifest__subcmd__help"
+                ;;
+            kafkactl__subcmd__manifest__subcmd__help,check)
+                cmd="kafkactl__subcmd__manifest__subcmd__help__subcmd__check"
+                ;;
+            kafkactl__subcmd__manifest__subcmd__help,help)
+                cmd="kafkactl__subcmd__manifest__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -140,7 +161,7 @@ _kafkactl() {
 
     case "${cmd}" in
         kafkactl)
-            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help"
+            opts="-f -h -V --log --user --manifest --help --version proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units manifest completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,12 +315,28 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__deploy)
-            opts="-i -f -h -V --dry-run --prune --batch-size --no-restart --allow-version-skew --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
+            opts="-c -y -o -i -f -h -V --consumer --dry-run --yes --output --prune --batch-size --no-restart --allow-version-skew --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --consumer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 --batch-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -470,7 +507,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__disable__subcmd__and__subcmd__stop)
-            opts="-c -f -h -V --consumer --log --user --manifest --help --version"
+            opts="-c -y -o -i -f -h -V --consumer --all --fleet --dry-run --yes --output --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -481,6 +518,38 @@ _kafkactl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -504,7 +573,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__help)
-            opts="proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units completions manpage dev help"
+            opts="proxy worker spawn stop restart disable-and-stop status lag logs check top deploy install-units manifest completions manpage dev help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -657,6 +726,34 @@ _kafkactl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kafkactl__subcmd__help__subcmd__manifest)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__help__subcmd__manifest__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kafkactl__subcmd__help__subcmd__manpage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -770,7 +867,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__install__subcmd__units)
-            opts="-i -f -h -V --proxy-config --workdir --kafkactl --run-as --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
+            opts="-i -f -h -V --proxy-config --workdir --kafkactl --run-as --print --force --fleet --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -967,8 +1064,8 @@ _kafkactl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        kafkactl__subcmd__manpage)
-            opts="-f -h -V --log --user --manifest --help --version"
+        kafkactl__subcmd__manifest)
+            opts="-f -h -V --log --user --manifest --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -993,8 +1090,114 @@ _kafkactl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kafkactl__subcmd__manifest__subcmd__check)
+            opts="-o -f -h -V --output --log --user --manifest --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__manifest__subcmd__help)
+            opts="check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__manifest__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__manifest__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kafkactl__subcmd__manpage)
+            opts="-f -h -V --dir --log --user --manifest --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kafkactl__subcmd__proxy)
-            opts="-c -f -h -V --listen --config --brokers --requirepass --requirepass-file --max-connections --max-consumers --auth-timeout --write-timeout --max-bulk-bytes --max-query-buffer --max-total-query-buffer --blpop-default-timeout --produce-block-ms --shutdown-timeout --log --user --manifest --help --version"
+            opts="-f -h -V --listen --config --brokers --requirepass --requirepass-file --max-connections --max-consumers --auth-timeout --write-timeout --max-bulk-bytes --max-query-buffer --max-total-query-buffer --blpop-default-timeout --produce-block-ms --shutdown-timeout --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1005,10 +1208,6 @@ _kafkactl() {
                     return 0
                     ;;
                 --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1084,7 +1283,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__restart)
-            opts="-c -f -h -V --consumer --log --user --manifest --help --version"
+            opts="-c -y -o -i -f -h -V --consumer --fleet --batch-size --dry-run --yes --output --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1095,6 +1294,42 @@ _kafkactl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1118,7 +1353,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__spawn)
-            opts="-c -w -f -h -V --consumer --workers --log --user --manifest --help --version"
+            opts="-c -w -y -o -f -h -V --consumer --workers --dry-run --yes --output --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1138,6 +1373,14 @@ _kafkactl() {
                     ;;
                 -w)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 --log)
@@ -1238,7 +1481,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__stop)
-            opts="-c -f -h -V --consumer --log --user --manifest --help --version"
+            opts="-c -y -o -i -f -h -V --consumer --fleet --dry-run --yes --output --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1249,6 +1492,38 @@ _kafkactl() {
                     return 0
                     ;;
                 -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

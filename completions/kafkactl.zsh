@@ -19,8 +19,8 @@ _kafkactl() {
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 ":: :_kafkactl_commands" \
@@ -34,9 +34,8 @@ _kafkactl() {
         case $line[1] in
             (proxy)
 _arguments "${_arguments_options[@]}" : \
-'--listen=[Address to listen on (binding beyond loopback is an explicit choice)]:LISTEN:_default' \
-'-c+[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}}]:CONFIG:_files' \
-'--config=[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}}]:CONFIG:_files' \
+'--listen=[Address to listen on, IP\:PORT (binding beyond loopback is an explicit choice)]:LISTEN:_default' \
+'--config=[Rafka JSON config file\: {"general"\: {...}, "consumer"\: {...}, "producer"\: {...}} (no short flag\: -c names a consumer everywhere else)]:FILE:_files' \
 '--brokers=[Bootstrap servers, overriding the config file'\''s bootstrap.servers]:BROKERS:_default' \
 '--requirepass=[Require clients to AUTH with this password first (an empty one is refused\: it would look like protection and be none)]:REQUIREPASS:_default' \
 '(--requirepass)--requirepass-file=[Read the password from FILE (its first line), so it appears in no process list or environment. Under systemd the credential \`requirepass\` (LoadCredential=) is read without this flag]:FILE:_files' \
@@ -64,7 +63,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--brokers=[Kafka bootstrap servers, overriding the manifest'\''s \`brokers\:\`]:BROKERS:_default' \
 '--statsd=[Send metrics to this statsd HOST\:PORT, overriding the manifest'\''s \`statsd\:\`]:STATSD:_default' \
-'--metrics-listen=[Serve Prometheus text metrics on HOST\:PORT+N (N is the instance number)]:METRICS_LISTEN:_default' \
+'--metrics-listen=[Serve Prometheus text metrics on IP\:PORT+N (N is the instance number)]:METRICS_LISTEN:_default' \
 '--drain-timeout=[After SIGTERM, seconds the batch in flight may still take]:DRAIN_TIMEOUT:_default' \
 '--handler-grace=[Seconds the handler may take to exit after \`shutdown\`, before SIGKILL]:HANDLER_GRACE:_default' \
 '--ready-timeout=[Seconds the handler may take to answer \`init\`]:READY_TIMEOUT:_default' \
@@ -85,54 +84,108 @@ _arguments "${_arguments_options[@]}" : \
 '--consumer=[Consumer name (every consumer of the manifest when absent)]:CONSUMER:_default' \
 '-w+[Number of instances (the manifest'\''s scale when absent)]:WORKERS:_default' \
 '--workers=[Number of instances (the manifest'\''s scale when absent)]:WORKERS:_default' \
+'-o+[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--dry-run[Print the plan and change nothing (exit 4 when something would change, 0 when nothing would)]' \
+'-y[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--yes[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
 ;;
 (stop)
 _arguments "${_arguments_options[@]}" : \
-'-c+[NAME or NAME\:K]:CONSUMER:_default' \
-'--consumer=[NAME or NAME\:K]:CONSUMER:_default' \
+'-c+[NAME or NAME\:K]:NAME[:K]:_default' \
+'--consumer=[NAME or NAME\:K]:NAME[:K]:_default' \
+'-o+[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--dry-run[Print the plan and change nothing (exit 4 when something would change, 0 when nothing would)]' \
+'-y[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--yes[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
 ;;
 (restart)
 _arguments "${_arguments_options[@]}" : \
-'-c+[NAME or NAME\:K]:CONSUMER:_default' \
-'--consumer=[NAME or NAME\:K]:CONSUMER:_default' \
+'-c+[NAME or NAME\:K]:NAME[:K]:_default' \
+'--consumer=[NAME or NAME\:K]:NAME[:K]:_default' \
+'--batch-size=[Most instances of the consumer restarted at once across the hosts (never all of them)]:BATCH_SIZE:_default' \
+'-o+[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--dry-run[Print the plan and change nothing (exit 4 when something would change, 0 when nothing would)]' \
+'-y[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--yes[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
 ;;
 (disable-and-stop)
 _arguments "${_arguments_options[@]}" : \
-'-c+[Consumer name (every kafka-consumer@ instance when absent)]:CONSUMER:_default' \
-'--consumer=[Consumer name (every kafka-consumer@ instance when absent)]:CONSUMER:_default' \
+'-c+[NAME or NAME\:K (every consumer of the manifest when absent)]:NAME[:K]:_default' \
+'--consumer=[NAME or NAME\:K (every consumer of the manifest when absent)]:NAME[:K]:_default' \
+'-o+[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
+'--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
+'-i+[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
+'--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
+'--parallel=[Hosts worked on at once]:PARALLEL:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'(-c --consumer)--all[Every kafka-consumer@ instance of the manager, whatever manifest it came from]' \
+'--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
+'--dry-run[Print the plan and change nothing (exit 4 when something would change, 0 when nothing would)]' \
+'-y[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--yes[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
@@ -282,6 +335,12 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (deploy)
 _arguments "${_arguments_options[@]}" : \
+'-c+[Only this consumer of the manifest (its instances everywhere it is placed)]:NAME:_default' \
+'--consumer=[Only this consumer of the manifest (its instances everywhere it is placed)]:NAME:_default' \
+'-o+[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
 '--batch-size=[Most instances of one consumer restarted at once across the fleet (never all of them)]:BATCH_SIZE:_default' \
 '*--hosts=[Hosts to act on, \[user@\]address\[\:port\], comma-separated or repeated (deploy\: default the manifest'\''s hosts)]:HOST:_default' \
 '--known-hosts=[The known_hosts file host keys are checked against \[default\: ~/.ssh/known_hosts\]]:FILE:_files' \
@@ -292,14 +351,16 @@ _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
-'--dry-run[Print the plan and change nothing (exit 2 when a host has drifted from the manifest)]' \
-'--prune[Stop and disable instances of consumers the manifest does not list (orphans)]' \
+'--dry-run[Print the plan and change nothing (exit 4 when something would change, 0 when nothing would)]' \
+'-y[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'--yes[Do not ask before stopping, disabling or restarting (only a terminal is asked)]' \
+'(-c --consumer)--prune[Stop and disable instances of consumers the manifest does not list (orphans)]' \
 '--no-restart[Leave running instances running (no rolling restart)]' \
 '--allow-version-skew[Deploy to hosts whose kafkactl version differs from this one'\''s (refused otherwise)]' \
 '--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
@@ -319,6 +380,8 @@ _arguments "${_arguments_options[@]}" : \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--print[Print the rendered unit files and write nothing]' \
+'--force[Replace a consumer template that was installed for another manifest or app directory (one app per systemd manager\: see docs/operations.md)]' \
 '--fleet[Every host of the manifest (\`hosts\:\` and \`roles\:\`) instead of this one]' \
 '--accept-new-host-keys[Accept the key of a host not in known_hosts yet, and record it there (a changed key is refused regardless)]' \
 '--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
@@ -327,6 +390,70 @@ _arguments "${_arguments_options[@]}" : \
 '-V[Print version]' \
 '--version[Print version]' \
 && ret=0
+;;
+(manifest)
+_arguments "${_arguments_options[@]}" : \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_kafkactl__subcmd__manifest_commands" \
+"*::: :->manifest" \
+&& ret=0
+
+    case $state in
+    (manifest)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-manifest-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+'-o+[Output format]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--output=[Output format]:OUTPUT:((table\:"A table for people"
+json\:"JSON for programs"))' \
+'--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
+'-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
+'--user[Talk to the calling user'\''s systemd manager instead of the system manager]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_kafkactl__subcmd__manifest__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-manifest-help-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
 ;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
@@ -343,6 +470,7 @@ _arguments "${_arguments_options[@]}" : \
 ;;
 (manpage)
 _arguments "${_arguments_options[@]}" : \
+'--dir=[Write kafkactl.1 and kafkactl-SUBCOMMAND.1 into DIR (else print kafkactl.1)]:DIR:_files' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
@@ -484,6 +612,26 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(manifest)
+_arguments "${_arguments_options[@]}" : \
+":: :_kafkactl__subcmd__help__subcmd__manifest_commands" \
+"*::: :->manifest" \
+&& ret=0
+
+    case $state in
+    (manifest)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kafkactl-help-manifest-command-$line[1]:"
+        case $line[1] in
+            (check)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -531,9 +679,9 @@ _kafkactl_commands() {
 'proxy:Run the Rafka-compatible Kafka gateway (Redis protocol)' \
 'worker:Run one consumer instance (what systemd'\''s kafka-consumer@NAME\:N starts)' \
 'spawn:Enable and start consumer instances NAME\:1..N, stopping those above N' \
-'stop:Stop consumer instances' \
-'restart:Restart consumer instances' \
-'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
+'stop:Stop consumer instances, here or across the fleet' \
+'restart:Restart consumer instances, rolling, here or across the fleet' \
+'disable-and-stop:Stop and disable the manifest'\''s consumer instances (every one with --all)' \
 'status:Show consumer instances' \
 'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
 'logs:Show consumer instances'\'' journald logs, merged across hosts in time order' \
@@ -541,8 +689,9 @@ _kafkactl_commands() {
 'top:Live full-screen view of consumer instances and their groups (a terminal only)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
+'manifest:Work with the manifest offline' \
 'completions:Print shell completions' \
-'manpage:Print the man page (roff)' \
+'manpage:Write the man pages (roff)\: kafkactl.1 and one per subcommand' \
 'dev:Development tools' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -605,9 +754,9 @@ _kafkactl__subcmd__help_commands() {
 'proxy:Run the Rafka-compatible Kafka gateway (Redis protocol)' \
 'worker:Run one consumer instance (what systemd'\''s kafka-consumer@NAME\:N starts)' \
 'spawn:Enable and start consumer instances NAME\:1..N, stopping those above N' \
-'stop:Stop consumer instances' \
-'restart:Restart consumer instances' \
-'disable-and-stop:Stop and disable consumer instances (all of them without -c)' \
+'stop:Stop consumer instances, here or across the fleet' \
+'restart:Restart consumer instances, rolling, here or across the fleet' \
+'disable-and-stop:Stop and disable the manifest'\''s consumer instances (every one with --all)' \
 'status:Show consumer instances' \
 'lag:Show consumer groups'\'' lag per partition (committed offset, high watermark, member)' \
 'logs:Show consumer instances'\'' journald logs, merged across hosts in time order' \
@@ -615,8 +764,9 @@ _kafkactl__subcmd__help_commands() {
 'top:Live full-screen view of consumer instances and their groups (a terminal only)' \
 'deploy:Reconcile the manifest on every host of the fleet' \
 'install-units:Install kafkactl'\''s systemd unit files and reload systemd' \
+'manifest:Work with the manifest offline' \
 'completions:Print shell completions' \
-'manpage:Print the man page (roff)' \
+'manpage:Write the man pages (roff)\: kafkactl.1 and one per subcommand' \
 'dev:Development tools' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
@@ -674,6 +824,18 @@ _kafkactl__subcmd__help__subcmd__logs_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl help logs commands' commands "$@"
 }
+(( $+functions[_kafkactl__subcmd__help__subcmd__manifest_commands] )) ||
+_kafkactl__subcmd__help__subcmd__manifest_commands() {
+    local commands; commands=(
+'check:Validate the manifest offline (no host, no Kafka) and print the consumers as resolved (exit 2 on errors)\: a CI pre-merge step' \
+    )
+    _describe -t commands 'kafkactl help manifest commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__help__subcmd__manifest__subcmd__check_commands] )) ||
+_kafkactl__subcmd__help__subcmd__manifest__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl help manifest check commands' commands "$@"
+}
 (( $+functions[_kafkactl__subcmd__help__subcmd__manpage_commands] )) ||
 _kafkactl__subcmd__help__subcmd__manpage_commands() {
     local commands; commands=()
@@ -728,6 +890,37 @@ _kafkactl__subcmd__lag_commands() {
 _kafkactl__subcmd__logs_commands() {
     local commands; commands=()
     _describe -t commands 'kafkactl logs commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__manifest_commands] )) ||
+_kafkactl__subcmd__manifest_commands() {
+    local commands; commands=(
+'check:Validate the manifest offline (no host, no Kafka) and print the consumers as resolved (exit 2 on errors)\: a CI pre-merge step' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kafkactl manifest commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__manifest__subcmd__check_commands] )) ||
+_kafkactl__subcmd__manifest__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl manifest check commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__manifest__subcmd__help_commands] )) ||
+_kafkactl__subcmd__manifest__subcmd__help_commands() {
+    local commands; commands=(
+'check:Validate the manifest offline (no host, no Kafka) and print the consumers as resolved (exit 2 on errors)\: a CI pre-merge step' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kafkactl manifest help commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__manifest__subcmd__help__subcmd__check_commands] )) ||
+_kafkactl__subcmd__manifest__subcmd__help__subcmd__check_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl manifest help check commands' commands "$@"
+}
+(( $+functions[_kafkactl__subcmd__manifest__subcmd__help__subcmd__help_commands] )) ||
+_kafkactl__subcmd__manifest__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'kafkactl manifest help help commands' commands "$@"
 }
 (( $+functions[_kafkactl__subcmd__manpage_commands] )) ||
 _kafkactl__subcmd__manpage_commands() {

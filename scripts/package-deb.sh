@@ -14,7 +14,7 @@
 #                                             site's app user (--run-as), app directory and
 #                                             manifest: a package cannot know them
 #   /usr/share/bash-completion/completions/kafkactl, zsh and fish completions
-#   /usr/share/man/man1/kafkactl.1.gz
+#   /usr/share/man/man1/kafkactl.1.gz, kafkactl-SUBCOMMAND.1.gz
 #   /usr/share/doc/kafkactl/                  README, docs, copyright
 # Maintainer scripts: postinst/postrm reload systemd when it runs (nothing is enabled or
 # started by installing).
@@ -80,7 +80,9 @@ chmod 0644 "$root/lib/systemd/system/kafkactl-proxy.service"
 install -m 0644 "$repo/completions/kafkactl.bash" "$root/usr/share/bash-completion/completions/kafkactl"
 install -m 0644 "$repo/completions/kafkactl.zsh" "$root/usr/share/zsh/vendor-completions/_kafkactl"
 install -m 0644 "$repo/completions/kafkactl.fish" "$root/usr/share/fish/vendor_completions.d/kafkactl.fish"
-gzip -9n <"$repo/docs/kafkactl.1" >"$root/usr/share/man/man1/kafkactl.1.gz"
+for page in "$repo"/docs/man/*.1; do
+  gzip -9n <"$page" >"$root/usr/share/man/man1/$(basename "$page").gz"
+done
 install -m 0644 "$repo/README.md" "$repo"/docs/*.md "$root/usr/share/doc/kafkactl/"
 cat >"$root/usr/share/doc/kafkactl/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

@@ -9,24 +9,49 @@ use std::path::PathBuf;
 
 /// Run Kafka consumers on a fleet of Linux servers.
 #[derive(Debug, Parser)]
-#[command(name = "kafkactl", version, about, long_about = None, propagate_version = true)]
+#[command(name = "kafkactl", version, about, long_about = None, propagate_version = true,
+          after_long_help = crate::error::exit_table_text())]
 pub struct Cli {
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter)
-    #[arg(long, global = true, env = "KAFKACTL_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "KAFKACTL_LOG", default_value = "info", help_heading = GLOBAL)]
     pub log: String,
 
     /// Talk to the calling user's systemd manager instead of the system manager
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub user: bool,
 
     /// The consumer manifest [default: config/kafka_consumers.yml]
-    #[arg(short = 'f', long, global = true, env = "KAFKACTL_MANIFEST")]
+    #[arg(short = 'f', long, global = true, env = "KAFKACTL_MANIFEST", help_heading = GLOBAL)]
     pub manifest: Option<PathBuf>,
 
     /// What to run
     #[command(subcommand)]
     pub command: Command,
 }
+
+// Every subcommand's help ends with examples (a test holds each to it).
+const PROXY_EXAMPLES: &str = "Examples:\n  kafkactl proxy --brokers kafka1:9092\n  kafkactl proxy --config /etc/kafkactl/proxy.json --listen 0.0.0.0:6380 --requirepass-file /etc/kafkactl/proxy.pass\n  redis-cli -p 6380 rpushx topics:price_drops hello\n";
+const WORKER_EXAMPLES: &str = "Examples:\n  kafkactl -f config/kafka_consumers.yml worker price_drops:1   # as systemd runs it\n  systemctl start kafka-consumer@price_drops:1\n";
+const SPAWN_EXAMPLES: &str = "Examples:\n  kafkactl spawn                          # every consumer at its manifest scale\n  kafkactl spawn -c price_drops -w 2\n  kafkactl spawn -c price_drops -w 1 --dry-run   # exit 4: it would stop :2\n";
+const STOP_EXAMPLES: &str = "Examples:\n  kafkactl stop -c price_drops:2\n  kafkactl stop -c price_drops --fleet --yes\n  kafkactl stop -c price_drops --hosts deploy@10.0.0.5 --dry-run -o json\n";
+const RESTART_EXAMPLES: &str = "Examples:\n  kafkactl restart -c price_drops            # one instance at a time\n  kafkactl restart -c price_drops --fleet --batch-size 2\n  kafkactl restart -c price_drops:1 --hosts deploy@10.0.0.5 --yes\n";
+const DISABLE_EXAMPLES: &str = "Examples:\n  kafkactl disable-and-stop                 # the manifest's consumers only\n  kafkactl disable-and-stop -c price_drops --dry-run\n  kafkactl disable-and-stop --all --yes     # every kafka-consumer@ instance\n";
+const STATUS_EXAMPLES: &str = "Examples:\n  kafkactl status\n  kafkactl status -c price_drops --lag\n  kafkactl status --fleet -o json\n  kafkactl status --watch 5\n";
+const LAG_EXAMPLES: &str = "Examples:\n  kafkactl lag\n  kafkactl lag -c price_drops -o json\n  kafkactl lag --window 60\n";
+const LOGS_EXAMPLES: &str = "Examples:\n  kafkactl logs -c price_drops -n 100\n  kafkactl logs --fleet --since -1h\n  kafkactl logs -c price_drops:1 -F\n";
+const CHECK_EXAMPLES: &str = "Examples:\n  kafkactl check --lag-warning 1000 --lag-critical 10000\n  kafkactl check --fleet --inactive-critical 0 --window 60\n";
+const TOP_EXAMPLES: &str = "Examples:\n  kafkactl top\n  kafkactl top --fleet -c price_drops\n";
+const DEPLOY_EXAMPLES: &str = "Examples:\n  kafkactl deploy\n  kafkactl deploy --dry-run -o json      # exit 4 when a host drifted\n  kafkactl deploy -c price_drops --batch-size 2\n  kafkactl deploy --prune --yes\n";
+const INSTALL_EXAMPLES: &str = "Examples:\n  kafkactl install-units --workdir /srv/myapp/current --run-as app\n  kafkactl --user install-units --print\n  kafkactl install-units --fleet --kafkactl /usr/bin/kafkactl\n";
+const MANIFEST_CHECK_EXAMPLES: &str = "Examples:\n  kafkactl manifest check\n  kafkactl -f config/kafka_consumers.yml manifest check -o json\n";
+const COMPLETIONS_EXAMPLES: &str =
+    "Examples:\n  kafkactl completions bash > /etc/bash_completion.d/kafkactl\n";
+const BROKER_EXAMPLES: &str =
+    "Examples:\n  kafkactl dev broker --topic price_drops:8 --address-file /tmp/broker\n";
+const MANPAGE_EXAMPLES: &str = "Examples:\n  kafkactl manpage --dir /usr/share/man/man1\n";
+
+/// The help heading of the options every subcommand takes.
+const GLOBAL: &str = "Global options";
 
 /// Output formats of reporting commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,11 +71,11 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Enable and start consumer instances NAME:1..N, stopping those above N
     Spawn(SpawnArgs),
-    /// Stop consumer instances
-    Stop(TargetArgs),
-    /// Restart consumer instances
-    Restart(TargetArgs),
-    /// Stop and disable consumer instances (all of them without -c)
+    /// Stop consumer instances, here or across the fleet
+    Stop(StopArgs),
+    /// Restart consumer instances, rolling, here or across the fleet
+    Restart(RestartArgs),
+    /// Stop and disable the manifest's consumer instances (every one with --all)
     DisableAndStop(DisableArgs),
     /// Show consumer instances
     Status(StatusArgs),
@@ -66,11 +91,14 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Install kafkactl's systemd unit files and reload systemd
     InstallUnits(InstallArgs),
+    /// Work with the manifest offline
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Print shell completions
     Completions(CompletionsArgs),
-    /// Print the man page (roff)
+    /// Write the man pages (roff): kafkactl.1 and one per subcommand
     #[command(hide = true)]
-    Manpage,
+    Manpage(ManpageArgs),
     /// Development tools
     #[command(subcommand)]
     Dev(DevCommand),
@@ -78,13 +106,15 @@ pub enum Command {
 
 /// `kafkactl proxy`
 #[derive(Debug, Args)]
+#[command(after_help = PROXY_EXAMPLES)]
 pub struct ProxyArgs {
-    /// Address to listen on (binding beyond loopback is an explicit choice)
-    #[arg(long, env = "KAFKACTL_PROXY_LISTEN", default_value = "127.0.0.1:6380")]
+    /// Address to listen on, IP:PORT (binding beyond loopback is an explicit choice)
+    #[arg(long, env = "KAFKACTL_PROXY_LISTEN", default_value = "127.0.0.1:6380", value_parser = listen_address)]
     pub listen: SocketAddr,
 
     /// Rafka JSON config file: {"general": {...}, "consumer": {...}, "producer": {...}}
-    #[arg(short = 'c', long, env = "KAFKACTL_PROXY_CONFIG")]
+    /// (no short flag: -c names a consumer everywhere else)
+    #[arg(long, value_name = "FILE", env = "KAFKACTL_PROXY_CONFIG")]
     pub config: Option<PathBuf>,
 
     /// Bootstrap servers, overriding the config file's bootstrap.servers
@@ -154,6 +184,7 @@ pub struct ProxyArgs {
 
 /// `kafkactl worker`
 #[derive(Debug, Args)]
+#[command(after_help = WORKER_EXAMPLES)]
 pub struct WorkerArgs {
     /// The instance: NAME:N, as in kafka-consumer@NAME:N
     pub instance: String,
@@ -163,8 +194,8 @@ pub struct WorkerArgs {
     /// Send metrics to this statsd HOST:PORT, overriding the manifest's `statsd:`
     #[arg(long, env = "KAFKACTL_STATSD")]
     pub statsd: Option<String>,
-    /// Serve Prometheus text metrics on HOST:PORT+N (N is the instance number)
-    #[arg(long, env = "KAFKACTL_METRICS_LISTEN")]
+    /// Serve Prometheus text metrics on IP:PORT+N (N is the instance number)
+    #[arg(long, env = "KAFKACTL_METRICS_LISTEN", value_parser = listen_address)]
     pub metrics_listen: Option<SocketAddr>,
     /// After SIGTERM, seconds the batch in flight may still take
     #[arg(long, default_value_t = 20)]
@@ -177,8 +208,25 @@ pub struct WorkerArgs {
     pub ready_timeout: u64,
 }
 
+/// How commands that change instances run: plan only, ask or not, and how they report.
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// Print the plan and change nothing (exit 4 when something would change, 0 when nothing
+    /// would)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before stopping, disabling or restarting (only a terminal is asked)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Output format: the plan as a diff and a summary table, or one JSON document
+    /// (docs/schemas/plan.json)
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
 /// `kafkactl spawn`
 #[derive(Debug, Args)]
+#[command(after_help = SPAWN_EXAMPLES)]
 pub struct SpawnArgs {
     /// Consumer name (every consumer of the manifest when absent)
     #[arg(short = 'c', long)]
@@ -186,26 +234,74 @@ pub struct SpawnArgs {
     /// Number of instances (the manifest's scale when absent)
     #[arg(short = 'w', long, value_parser = clap::value_parser!(u32).range(0..=64))]
     pub workers: Option<u32>,
+    /// Plan, ask, report
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
-/// `kafkactl stop` and `restart`
+/// `kafkactl stop`
 #[derive(Debug, Args)]
-pub struct TargetArgs {
+#[command(after_help = STOP_EXAMPLES)]
+pub struct StopArgs {
     /// NAME or NAME:K
-    #[arg(short = 'c', long)]
+    #[arg(short = 'c', long, value_name = "NAME[:K]")]
     pub consumer: String,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// Plan, ask, report
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `kafkactl restart`
+#[derive(Debug, Args)]
+#[command(after_help = RESTART_EXAMPLES)]
+pub struct RestartArgs {
+    /// NAME or NAME:K
+    #[arg(short = 'c', long, value_name = "NAME[:K]")]
+    pub consumer: String,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// Most instances of the consumer restarted at once across the hosts (never all of them)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub batch_size: u32,
+    /// Plan, ask, report
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 /// `kafkactl disable-and-stop`
 #[derive(Debug, Args)]
+#[command(after_help = DISABLE_EXAMPLES)]
 pub struct DisableArgs {
-    /// Consumer name (every kafka-consumer@ instance when absent)
-    #[arg(short = 'c', long)]
+    /// NAME or NAME:K (every consumer of the manifest when absent)
+    #[arg(short = 'c', long, value_name = "NAME[:K]")]
     pub consumer: Option<String>,
+    /// Every kafka-consumer@ instance of the manager, whatever manifest it came from
+    #[arg(long, conflicts_with = "consumer")]
+    pub all: bool,
+    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
+    #[arg(long)]
+    pub fleet: bool,
+    /// Plan, ask, report
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// How to reach hosts (with --hosts or --fleet)
+    #[command(flatten)]
+    pub ssh: SshArgs,
 }
 
 /// `kafkactl status`
 #[derive(Debug, Args)]
+#[command(after_help = STATUS_EXAMPLES)]
 pub struct StatusArgs {
     /// Consumer name
     #[arg(short = 'c', long)]
@@ -233,6 +329,7 @@ pub struct StatusArgs {
 
 /// `kafkactl top`
 #[derive(Debug, Args)]
+#[command(after_help = TOP_EXAMPLES)]
 pub struct TopArgs {
     /// Consumer name (every consumer when absent)
     #[arg(short = 'c', long)]
@@ -257,6 +354,7 @@ pub struct TopArgs {
 
 /// `kafkactl logs`
 #[derive(Debug, Args)]
+#[command(after_help = LOGS_EXAMPLES)]
 pub struct LogsArgs {
     /// NAME or NAME:K (every consumer instance when absent)
     #[arg(short = 'c', long)]
@@ -298,6 +396,7 @@ pub struct KafkaArgs {
 
 /// `kafkactl lag`
 #[derive(Debug, Args)]
+#[command(after_help = LAG_EXAMPLES)]
 pub struct LagArgs {
     /// Consumer name (every consumer of the manifest when absent)
     #[arg(short = 'c', long)]
@@ -316,6 +415,7 @@ pub struct LagArgs {
 
 /// `kafkactl check`: every threshold is exceeded when the value is above it.
 #[derive(Debug, Args)]
+#[command(after_help = CHECK_EXAMPLES)]
 pub struct CheckArgs {
     /// Consumer name (every consumer when absent)
     #[arg(short = 'c', long)]
@@ -366,6 +466,7 @@ pub struct CheckArgs {
 
 /// How fleet commands reach their hosts over SSH.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Host options")]
 pub struct SshArgs {
     /// Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default
     /// the manifest's hosts)
@@ -390,8 +491,23 @@ pub struct SshArgs {
     pub parallel: u32,
 }
 
+impl SshArgs {
+    /// The settings of a command that reaches no host over SSH (this machine only).
+    pub fn this_machine_only() -> SshArgs {
+        SshArgs {
+            hosts: Vec::new(),
+            known_hosts: None,
+            accept_new_host_keys: false,
+            identity: None,
+            connect_timeout: 10,
+            parallel: 1,
+        }
+    }
+}
+
 /// `kafkactl install-units`
 #[derive(Debug, Args)]
+#[command(after_help = INSTALL_EXAMPLES)]
 pub struct InstallArgs {
     /// The proxy's Rafka JSON config, for kafkactl-proxy.service
     #[arg(long, default_value = "/etc/kafkactl/proxy.json")]
@@ -407,6 +523,13 @@ pub struct InstallArgs {
     /// (default: the manifest's `run_as:`). Running them as root takes `--run-as root`
     #[arg(long, value_name = "USER[:GROUP]", value_parser = RunAs::parse)]
     pub run_as: Option<RunAs>,
+    /// Print the rendered unit files and write nothing
+    #[arg(long)]
+    pub print: bool,
+    /// Replace a consumer template that was installed for another manifest or app directory
+    /// (one app per systemd manager: see docs/operations.md)
+    #[arg(long)]
+    pub force: bool,
     /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
     #[arg(long)]
     pub fleet: bool,
@@ -415,14 +538,45 @@ pub struct InstallArgs {
     pub ssh: SshArgs,
 }
 
+/// `kafkactl manifest ...`
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Validate the manifest offline (no host, no Kafka) and print the consumers as resolved
+    /// (exit 2 on errors): a CI pre-merge step
+    Check(ManifestCheckArgs),
+}
+
+/// `kafkactl manifest check`
+#[derive(Debug, Args)]
+#[command(after_help = MANIFEST_CHECK_EXAMPLES)]
+pub struct ManifestCheckArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kafkactl manpage`
+#[derive(Debug, Args)]
+#[command(after_help = MANPAGE_EXAMPLES)]
+pub struct ManpageArgs {
+    /// Write kafkactl.1 and kafkactl-SUBCOMMAND.1 into DIR (else print kafkactl.1)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 /// `kafkactl deploy`
 #[derive(Debug, Args)]
+#[command(after_help = DEPLOY_EXAMPLES)]
 pub struct DeployArgs {
-    /// Print the plan and change nothing (exit 2 when a host has drifted from the manifest)
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Only this consumer of the manifest (its instances everywhere it is placed)
+    #[arg(short = 'c', long, value_name = "NAME")]
+    pub consumer: Option<String>,
+    /// Plan, ask, report (--dry-run exits 4 when a host drifted from the manifest; planned
+    /// rolling restarts alone are not drift)
+    #[command(flatten)]
+    pub change: ChangeArgs,
     /// Stop and disable instances of consumers the manifest does not list (orphans)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "consumer")]
     pub prune: bool,
     /// Most instances of one consumer restarted at once across the fleet (never all of them)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -440,6 +594,7 @@ pub struct DeployArgs {
 
 /// `kafkactl completions`
 #[derive(Debug, Args)]
+#[command(after_help = COMPLETIONS_EXAMPLES)]
 pub struct CompletionsArgs {
     /// The shell
     pub shell: clap_complete::Shell,
@@ -455,6 +610,7 @@ pub enum DevCommand {
 
 /// `kafkactl dev broker`
 #[derive(Debug, Args)]
+#[command(after_help = BROKER_EXAMPLES)]
 pub struct BrokerArgs {
     /// Partitions of --topic entries given without a count (auto-created topics always get
     /// the mock cluster's fixed 4)
@@ -486,6 +642,21 @@ pub struct BrokerArgs {
     /// Session timeout for group.protocol=consumer members in ms
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i32).range(1_000..=300_000))]
     pub consumer_session_timeout_ms: i32,
+}
+
+/// `--listen`, `--metrics-listen`: an IP address and port. A host name is refused with the
+/// address to use instead: which of its addresses to bind would be a guess.
+fn listen_address(value: &str) -> Result<SocketAddr, String> {
+    value.parse().map_err(|_| {
+        let port = value
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse::<u16>().ok())
+            .unwrap_or(6380);
+        format!(
+            "'{value}' is not IP:PORT; give an address, e.g. 127.0.0.1:{port} (this host \
+             only), [::1]:{port}, or 0.0.0.0:{port} (every interface)"
+        )
+    })
 }
 
 /// `--requirepass`: any non-empty password.

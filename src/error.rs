@@ -10,17 +10,76 @@ use clap::CommandFactory;
 use std::fmt;
 use std::process::ExitCode;
 
-/// Exit code of a command that could not do its work (a host unreachable, a job failed).
+/// Exit code of a command that could not do its work (a host unreachable, a job failed, a
+/// prompt declined).
 pub const EXIT_FAILED: u8 = 1;
 
-/// Exit code for bad input: flags, config files, manifests (as clap uses for usage errors).
+/// Exit code for bad input: flags, config files, manifests; nothing was touched (clap's and
+/// BSD tools' usage convention).
 pub const EXIT_USAGE: u8 = 2;
 
-/// Exit code of `deploy --dry-run` when the hosts have drifted from the manifest.
-pub const EXIT_CHANGES_PENDING: u8 = 2;
-
-/// Exit code of `status` when an instance is not active (as `systemctl status` uses).
+/// Exit code of `status` when an instance is not active (as `systemctl status` and LSB use).
 pub const EXIT_NOT_ACTIVE: u8 = 3;
+
+/// Exit code of `--dry-run` when something would change: terraform's `-detailed-exitcode`
+/// idea, moved from its 2 to 4 because 2 is bad input here.
+pub const EXIT_CHANGES_PENDING: u8 = 4;
+
+/// Exit code after a second SIGINT/SIGTERM cut a shutdown short (128 + SIGINT, as shells
+/// report an interrupted program).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The one exit-code table: every command's codes (`check` excepted: it speaks the monitoring
+/// plugin API, 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). README's "Exit status" and every man
+/// page print it; tests hold both to it.
+pub const EXIT_TABLE: &[(u8, &str)] = &[
+    (0, "success; with --dry-run: nothing would change"),
+    (
+        EXIT_FAILED,
+        "the command could not do all of its work: a host unreachable, a systemd job failed, \
+         Kafka unreadable, the y/N prompt declined",
+    ),
+    (
+        EXIT_USAGE,
+        "bad input (flags, manifest, config file, host list): nothing was touched",
+    ),
+    (
+        EXIT_NOT_ACTIVE,
+        "status: every host was read and some instance is not active",
+    ),
+    (
+        EXIT_CHANGES_PENDING,
+        "--dry-run: something would change (the hosts drifted from the manifest)",
+    ),
+    (
+        EXIT_INTERRUPTED,
+        "a second Ctrl-C/SIGTERM cut a graceful shutdown short",
+    ),
+];
+
+/// Where `check` departs from [`EXIT_TABLE`].
+pub const EXIT_CHECK_NOTE: &str = "kafkactl check follows the monitoring plugin API instead: \
+     0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (bad arguments included).";
+
+/// [`EXIT_TABLE`] as the Markdown table README.md carries.
+#[cfg(test)]
+pub fn exit_table_markdown() -> String {
+    let mut out = String::from("| code | meaning |\n|---|---|\n");
+    for (code, meaning) in EXIT_TABLE {
+        out.push_str(&format!("| {code} | {meaning} |\n"));
+    }
+    out
+}
+
+/// [`EXIT_TABLE`] as plain text, for `kafkactl --help`.
+pub fn exit_table_text() -> String {
+    let mut out = String::from("Exit status:\n");
+    for (code, meaning) in EXIT_TABLE {
+        out.push_str(&format!("{code:>3}  {meaning}\n"));
+    }
+    out.push_str(EXIT_CHECK_NOTE);
+    out
+}
 
 /// A failure with a specific exit code.
 #[derive(Debug)]
@@ -119,6 +178,27 @@ mod tests {
         ] {
             assert!(!is_check(&refused(args), args), "{args:?}");
         }
+    }
+
+    #[test]
+    fn the_codes_are_distinct_and_readme_carries_the_table() {
+        let mut codes: Vec<u8> = EXIT_TABLE.iter().map(|(code, _)| *code).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), EXIT_TABLE.len(), "a code listed twice");
+        assert_ne!(
+            EXIT_CHANGES_PENDING, EXIT_USAGE,
+            "drift must not read as bad input"
+        );
+        let readme = include_str!("../README.md");
+        assert!(
+            readme.contains(&exit_table_markdown()),
+            "README.md's exit-code table differs from error::EXIT_TABLE; paste:\n{}",
+            exit_table_markdown()
+        );
+        assert!(
+            readme.contains(EXIT_CHECK_NOTE),
+            "README.md lacks the check note"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub(crate) mod fleet;
 pub(crate) mod health;
 pub(crate) mod kafka;
 pub(crate) mod manifest;
+pub(crate) mod manpages;
 pub(crate) mod metrics;
 pub(crate) mod notify;
 pub(crate) mod plan;
@@ -108,7 +109,7 @@ fn init_logging(filter: &str) {
 fn dispatch(cli: Cli) -> Result<u8> {
     if matches!(
         cli.command,
-        Command::Completions(_) | Command::Manpage | Command::Lag(_) | Command::Logs(_)
+        Command::Completions(_) | Command::Manpage(_) | Command::Lag(_) | Command::Logs(_)
     ) {
         // Printers whose only pipe is stdout: `kafkactl lag | head` should end quietly, as
         // other Unix tools do, not panic on EPIPE. Commands that write to sockets and pipes of
@@ -128,8 +129,22 @@ fn dispatch(cli: Cli) -> Result<u8> {
             );
             Ok(0)
         }
-        Command::Manpage => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+        Command::Manpage(args) => {
+            match args.dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+                    for (name, page) in manpages::pages()? {
+                        std::fs::write(dir.join(&name), page).map_err(|e| {
+                            anyhow::anyhow!("writing {}: {e}", dir.join(&name).display())
+                        })?;
+                    }
+                }
+                None => {
+                    let pages = manpages::pages()?;
+                    std::io::Write::write_all(&mut std::io::stdout(), &pages[0].1)?;
+                }
+            }
             Ok(0)
         }
         Command::Proxy(args) => runtime()?.block_on(async {

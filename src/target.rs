@@ -105,12 +105,14 @@ impl Target {
 
     /// Writes `files` (name, contents) into the `scope` manager's unit directory on the
     /// target, each atomically (a temporary name, then a rename), and reloads the manager.
-    /// Returns the directory.
+    /// Before anything is written, `vet` sees the unit files already there (name, contents)
+    /// and may refuse. Returns the directory.
     pub(crate) async fn install_unit_files(
         &self,
         scope: Scope,
         ssh: &SshOptions,
         files: &[(&'static str, String)],
+        vet: &(dyn Fn(&str, &str) -> Result<(), String> + Sync),
     ) -> Result<PathBuf, String> {
         let owned: Vec<(String, Vec<u8>)> = files
             .iter()
@@ -119,6 +121,11 @@ impl Target {
         let (dir, systemd) = match self {
             Target::Local => {
                 let dir = scope.unit_dir();
+                for (name, _) in &owned {
+                    if let Ok(existing) = std::fs::read_to_string(dir.join(name)) {
+                        vet(name, &existing)?;
+                    }
+                }
                 write_local(&dir, &owned)?;
                 (dir, self.connect(scope, ssh).await?)
             }
@@ -126,6 +133,36 @@ impl Target {
                 let link = transport::connect_link(host, ssh)
                     .await
                     .map_err(|e| e.to_string())?;
+                // The vetting runs on this thread: the closure is not 'static.
+                let link = std::sync::Arc::new(link);
+                let reader = link.clone();
+                let names: Vec<String> = owned.iter().map(|(n, _)| n.clone()).collect();
+                let existing = tokio::task::spawn_blocking(move || {
+                    let dir = match scope {
+                        Scope::System => PathBuf::from("/etc/systemd/system"),
+                        Scope::User => reader
+                            .home_dir()
+                            .map_err(|e| e.to_string())?
+                            .join(".config/systemd/user"),
+                    };
+                    let mut found = Vec::new();
+                    for name in names {
+                        if let Some(bytes) = reader
+                            .read_file(&dir.join(&name))
+                            .map_err(|e| e.to_string())?
+                        {
+                            found.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+                        }
+                    }
+                    Ok::<_, String>(found)
+                })
+                .await
+                .map_err(|e| e.to_string())??;
+                for (name, text) in &existing {
+                    vet(name, text)?;
+                }
+                let link = std::sync::Arc::try_unwrap(link)
+                    .map_err(|_| "the SSH link is still shared".to_string())?;
                 let (link, dir) = tokio::task::spawn_blocking(move || {
                     let dir = match scope {
                         Scope::System => PathBuf::from("/etc/systemd/system"),

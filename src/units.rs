@@ -106,6 +106,49 @@ impl InstanceSelector {
     }
 }
 
+impl fmt::Display for InstanceSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InstanceSelector::Consumer(name) => f.write_str(name),
+            InstanceSelector::Instance(one) => write!(f, "{one}"),
+        }
+    }
+}
+
+/// Why an installed consumer template (`existing`) belongs to another app than the one about
+/// to be written (`rendered`): its manifest or working directory differs. One template per
+/// systemd manager serves one app, so replacing it would repoint another app's instances at
+/// this app's manifest. `None` when they are the same app (or the old file names neither).
+pub fn other_app(existing: &str, rendered: &str) -> Option<String> {
+    // The values as written by render_units: quoted when they hold a space.
+    let value = |text: &str, key: &str| -> Option<String> {
+        text.lines().find_map(|line| {
+            let (k, v) = line.trim().split_once('=')?;
+            let v = v.trim_matches('"');
+            match key.split_once('=') {
+                Some((outer, inner)) if k == outer => v
+                    .split_once('=')
+                    .filter(|(name, _)| *name == inner)
+                    .map(|(_, v)| v.to_string()),
+                None if k == key => Some(v.to_string()),
+                _ => None,
+            }
+        })
+    };
+    let mut differences = Vec::new();
+    for (key, what) in [
+        ("Environment=KAFKACTL_MANIFEST", "manifest"),
+        ("WorkingDirectory", "app directory"),
+    ] {
+        if let (Some(old), Some(new)) = (value(existing, key), value(rendered, key)) {
+            if old != new {
+                differences.push(format!("{what} {old} (this install: {new})"));
+            }
+        }
+    }
+    (!differences.is_empty()).then(|| differences.join(", "))
+}
+
 /// The consumer template as shipped in units/, with placeholders.
 pub const CONSUMER_UNIT_TEMPLATE: &str = include_str!("../units/kafka-consumer@.service");
 /// The proxy unit as shipped in units/, with placeholders.
@@ -353,6 +396,30 @@ fn quote_exec_word(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_of_another_manifest_or_directory_is_another_apps() {
+        let unit = |manifest: &str, dir: &str| {
+            format!(
+                "[Service]\nExecStart=/usr/bin/kafkactl worker %i\n\
+                 Environment=KAFKACTL_MANIFEST={manifest}\nWorkingDirectory={dir}\n"
+            )
+        };
+        let ours = unit("/srv/a/current/config/k.yml", "/srv/a/current");
+        assert_eq!(other_app(&ours, &ours), None);
+        let theirs = unit("/srv/b/current/config/k.yml", "/srv/b/current");
+        let why = other_app(&theirs, &ours).expect("another app");
+        assert!(
+            why.contains("manifest /srv/b/current/config/k.yml"),
+            "{why}"
+        );
+        assert!(why.contains("app directory /srv/b/current"), "{why}");
+        // A quoted setting (a path with spaces) is compared unquoted.
+        let quoted = "Environment=\"KAFKACTL_MANIFEST=/srv/a/current/config/k.yml\"\n\
+                      WorkingDirectory=/srv/a/current\n";
+        assert_eq!(other_app(quoted, &ours), None);
+        assert_eq!(other_app("[Unit]\n", &ours), None);
+    }
 
     fn settings(scope: Scope) -> UnitSettings {
         UnitSettings {

@@ -38,14 +38,22 @@ fn text(out: &Output) -> String {
 
 /// Installs the real units, then points the consumer template at the fake worker.
 fn install_fake_worker_units() {
-    let out = run(&["install-units", "--proxy-config", "/dev/null"]);
+    let out = run(&["install-units", "--force", "--proxy-config", "/dev/null"]);
     assert!(out.status.success(), "{}", text(&out));
     use_fake_worker();
 }
 
 fn json_status(consumer: &str) -> Vec<serde_json::Value> {
     let out = run(&["status", "-c", consumer, "-o", "json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    common::schema::assert_valid("status.json", &json);
+    assert_eq!(
+        json["groups"],
+        serde_json::Value::Null,
+        "no --lag, no groups"
+    );
+    json["instances"].as_array().unwrap().clone()
 }
 
 fn loaded_instances(consumer: &str) -> Vec<String> {
@@ -81,7 +89,8 @@ fn spawn_scale_status_restart_and_disable_and_stop() {
     let out = run(&["spawn", "-c", name, "-w", "3"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("6 action(s): 6 ok, 0 failed"),
+        text(&out).contains("plan: 1 host(s): 3 to start, 0 to stop")
+            && text(&out).contains("spawn: 1 host(s) done"),
         "{}",
         text(&out)
     );
@@ -108,7 +117,7 @@ fn spawn_scale_status_restart_and_disable_and_stop() {
     // Spawning again changes nothing.
     let again = run(&["spawn", "-c", name, "-w", "3"]);
     assert!(
-        text(&again).starts_with("nothing to do"),
+        text(&again).contains("localhost: up to date"),
         "{}",
         text(&again)
     );
@@ -155,7 +164,7 @@ fn a_failed_start_is_reported_with_state_and_result_and_exits_non_zero() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
     assert!(
-        t.contains(&format!("FAILED start kafka-consumer@{name}:1.service")),
+        t.contains(&format!("start kafka-consumer@{name}:1.service: FAILED")),
         "{t}"
     );
     assert!(t.contains("result exit-code"), "{t}");
@@ -237,6 +246,7 @@ fn installed_units_pass_systemd_analyze_verify() {
     let _lock = lock();
     let out = run(&[
         "install-units",
+        "--force",
         "--proxy-config",
         "/etc/kafkactl/proxy.json",
     ]);
@@ -259,5 +269,301 @@ fn installed_units_pass_systemd_analyze_verify() {
         .output()
         .unwrap();
     assert!(verify.status.success(), "{}", text(&verify));
+    install_fake_worker_units();
+}
+
+/// `kafkactl --user -f MANIFEST ARGS` with stdin closed (as CI and Capistrano run it).
+fn run_with(manifest: &Path, args: &[&str]) -> Output {
+    Command::new(kafkactl())
+        .arg("--user")
+        .arg("-f")
+        .arg(manifest)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn disable_and_stop_takes_down_only_the_manifests_consumers_unless_all() {
+    require_rig();
+    let _lock = lock();
+    install_fake_worker_units();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("kafka_consumers.yml");
+    std::fs::write(&manifest, "- name: cp_mine\n  scale: 2\n").unwrap();
+    let _ = run(&["disable-and-stop", "-c", "cp_theirs"]);
+    let out = run_with(&manifest, &["spawn"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Another app's consumer (not in this manifest) on the same manager.
+    let out = run(&["spawn", "-c", "cp_theirs", "-w", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The dry run lists the manifest's instances only, exits 4 and changes nothing.
+    let out = run_with(&manifest, &["disable-and-stop", "--dry-run", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::schema::assert_valid("plan.json", &plan);
+    let units: Vec<&str> = plan["hosts"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["unit"].as_str().unwrap())
+        .collect();
+    assert!(units.iter().all(|u| u.contains("cp_mine:")), "{units:?}");
+    assert!(
+        units.contains(&"kafka-consumer@cp_mine:2.service"),
+        "{units:?}"
+    );
+    assert_eq!(json_status("cp_mine").len(), 2);
+
+    // Plain disable-and-stop, as the seed's Capistrano task runs it: this app only.
+    let out = run_with(&manifest, &["disable-and-stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        loaded_instances("cp_mine").is_empty(),
+        "{:?}",
+        loaded_instances("cp_mine")
+    );
+    let theirs = json_status("cp_theirs");
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert_eq!(
+        theirs[0]["active_state"], "active",
+        "another app's instance was stopped"
+    );
+
+    // Without a manifest it refuses (exit 2) and touches nothing; --all takes everything.
+    let nowhere = dir.path().join("missing.yml");
+    let out = Command::new(kafkactl())
+        .current_dir(dir.path())
+        .args(["--user", "disable-and-stop"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--all"), "{}", text(&out));
+    assert_eq!(json_status("cp_theirs")[0]["active_state"], "active");
+    let out = run_with(&nowhere, &["disable-and-stop", "--all", "--dry-run"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an -f that names nothing: {}",
+        text(&out)
+    );
+    let out = Command::new(kafkactl())
+        .current_dir(dir.path())
+        .args(["--user", "disable-and-stop", "--all"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(loaded_instances("cp_theirs").is_empty());
+}
+
+#[test]
+fn dry_runs_change_nothing_and_exit_4_only_when_something_would_change() {
+    require_rig();
+    let _lock = lock();
+    install_fake_worker_units();
+    let name = "cp_dry";
+    let _ = run(&["disable-and-stop", "-c", name]);
+    let out = run(&["spawn", "-c", name, "-w", "2", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("+ kafka-consumer@{name}:2.service")),
+        "{}",
+        text(&out)
+    );
+    assert!(json_status(name).is_empty(), "a dry run started something");
+    let out = run(&["spawn", "-c", name, "-w", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let pids: Vec<u64> = json_status(name)
+        .iter()
+        .map(|r| r["main_pid"].as_u64().unwrap())
+        .collect();
+    // Nothing would change: 0.
+    let out = run(&["spawn", "-c", name, "-w", "2", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for args in [
+        &["spawn", "-c", name, "-w", "1", "--dry-run"][..],
+        &["stop", "-c", name, "--dry-run"],
+        &["restart", "-c", name, "--dry-run", "-o", "json"],
+        &["disable-and-stop", "-c", name, "--dry-run"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", text(&out));
+        if args.contains(&"json") {
+            let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            common::schema::assert_valid("plan.json", &plan);
+            assert_eq!(plan["command"], "restart");
+            assert_eq!(plan["dry_run"], true);
+            assert_eq!(plan["changes_pending"], true);
+            assert_eq!(plan["hosts"][0]["result"], "planned");
+        }
+    }
+    let after: Vec<u64> = json_status(name)
+        .iter()
+        .map(|r| r["main_pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids, after, "a dry run stopped or restarted an instance");
+    let out = run(&["disable-and-stop", "-c", name]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// Runs `kafkactl --user ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+fn on_terminal(args: &str, answer: &str) -> Output {
+    let command = format!("{} --user {args}", kafkactl().display());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_terminal_is_asked_before_instances_are_stopped_and_yes_skips_it() {
+    require_rig();
+    let _lock = lock();
+    install_fake_worker_units();
+    let name = "cp_ask";
+    let _ = run(&["disable-and-stop", "-c", name]);
+    let out = run(&["spawn", "-c", name, "-w", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Declined: nothing changes, exit 1.
+    let out = on_terminal(&format!("disable-and-stop -c {name}"), "n\n");
+    let said = text(&out);
+    println!("{said}");
+    assert!(
+        said.contains("stop 1 instance(s), disable 1 instance(s) on 1 host(s). Proceed? [y/N]"),
+        "{said}"
+    );
+    assert!(said.contains("aborted; nothing was changed"), "{said}");
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(json_status(name)[0]["active_state"], "active");
+
+    // Bringing instances up asks nothing.
+    let out = on_terminal(&format!("spawn -c {name} -w 2"), "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("Proceed?"), "{}", text(&out));
+
+    // Accepted: done.
+    let out = on_terminal(&format!("stop -c {name}:2"), "y\n");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Proceed?"), "{}", text(&out));
+    let rows = json_status(name);
+    let states: Vec<&str> = rows
+        .iter()
+        .map(|r| r["active_state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["active", "inactive"], "{rows:?}");
+
+    // --yes on a terminal, and no terminal at all (stdin closed: CI), ask nothing.
+    let out = on_terminal(&format!("restart -c {name} --yes"), "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("Proceed?"), "{}", text(&out));
+    let out = Command::new(kafkactl())
+        .args(["--user", "disable-and-stop", "-c", name])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("Proceed?"), "{}", text(&out));
+    assert!(loaded_instances(name).is_empty());
+}
+
+#[test]
+fn install_units_resolves_the_manifest_in_the_workdir_prints_and_guards_another_apps_template() {
+    require_rig();
+    let _lock = lock();
+    let root = tempfile::tempdir().unwrap();
+    let app = |name: &str| -> std::path::PathBuf {
+        let release = root.path().join(format!("{name}-release"));
+        std::fs::create_dir_all(release.join("config")).unwrap();
+        std::fs::write(release.join("config/kafka_consumers.yml"), "- name: a\n").unwrap();
+        // Capistrano's `current`: a link to the release.
+        let current = root.path().join(name).join("current");
+        std::fs::create_dir_all(current.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&release, &current).unwrap();
+        current
+    };
+    let (one, two) = (app("one"), app("two"));
+    let install = |workdir: &Path, extra: &[&str]| -> Output {
+        // Run from elsewhere: the manifest is the workdir's, not this directory's.
+        Command::new(kafkactl())
+            .current_dir(root.path())
+            .args([
+                "--user",
+                "install-units",
+                "--proxy-config",
+                "/dev/null",
+                "--workdir",
+            ])
+            .arg(workdir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let template = || std::fs::read_to_string(unit_dir().join("kafka-consumer@.service")).unwrap();
+
+    // --print writes nothing and shows the paths as given (the link, not the release).
+    let before = std::fs::read_to_string(unit_dir().join("kafka-consumer@.service")).ok();
+    let out = install(&one, &["--print"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        printed.contains(&format!(
+            "Environment=KAFKACTL_MANIFEST={}/config/kafka_consumers.yml",
+            one.display()
+        )),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("WorkingDirectory={}", one.display())),
+        "{printed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(unit_dir().join("kafka-consumer@.service")).ok(),
+        before
+    );
+
+    // A workdir without the manifest is refused, nothing written.
+    let empty = root.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = install(&empty, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("no manifest at {}/config", empty.display())),
+        "{}",
+        text(&out)
+    );
+
+    // App one installs; app two is refused (exit 1, template untouched) unless --force.
+    let out = install(&one, &["--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ones = template();
+    let out = install(&two, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("serves another app"), "{}", text(&out));
+    assert_eq!(template(), ones, "the other app's template was replaced");
+    // The same app again is fine.
+    let out = install(&one, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = install(&two, &["--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(template().contains(&format!("WorkingDirectory={}", two.display())));
+    // Leave the shared manager's template as the other tests expect it.
     install_fake_worker_units();
 }

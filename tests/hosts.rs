@@ -203,6 +203,7 @@ impl Fleet {
     fn install_units(&self) {
         let out = self.run(&[
             "install-units",
+            "--force",
             "--fleet",
             "--kafkactl",
             "/usr/bin/kafkactl",
@@ -221,8 +222,10 @@ impl Fleet {
     /// `status --fleet -o json` rows of `consumer`: (host, instance) -> row.
     fn status(&self, consumer: &str) -> BTreeMap<(String, String), Value> {
         let out = self.run(&["status", "--fleet", "-c", consumer, "-o", "json"]);
-        let rows: Vec<Value> =
+        let json: Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        crate::common::schema::assert_valid("status.json", &json);
+        let rows = json["instances"].as_array().cloned().unwrap_or_default();
         rows.into_iter()
             .map(|r| {
                 let key = (
@@ -343,6 +346,7 @@ fn consumers_run_from_the_package_as_the_app_user_and_log_to_journald() {
         "/lib/systemd/system/kafkactl-proxy.service",
         "/usr/share/bash-completion/completions/kafkactl",
         "/usr/share/man/man1/kafkactl.1.gz",
+        "/usr/share/man/man1/kafkactl-deploy.1.gz",
     ] {
         assert!(
             listed.lines().any(|l| l == path),
@@ -356,6 +360,7 @@ fn consumers_run_from_the_package_as_the_app_user_and_log_to_journald() {
     std::fs::write(fleet.manifest_path(), body.replace("run_as: app\n", "")).unwrap();
     let out = fleet.run(&[
         "install-units",
+        "--force",
         "--fleet",
         "--kafkactl",
         "/usr/bin/kafkactl",
@@ -365,6 +370,7 @@ fn consumers_run_from_the_package_as_the_app_user_and_log_to_journald() {
     // Root must be asked for, and is warned about.
     let out = fleet.run(&[
         "install-units",
+        "--force",
         "--fleet",
         "--kafkactl",
         "/usr/bin/kafkactl",
@@ -502,9 +508,9 @@ fn deploy_converges_scales_rolls_and_prunes_in_the_system_scope() {
     fleet.write_manifest(&[], &[("hosts_a", "hosts_a", 2), ("hosts_b", "hosts_b", 1)]);
     fleet.install_units();
 
-    // From nothing: the dry run says what would change and changes nothing (exit 2).
+    // From nothing: the dry run says what would change and changes nothing (exit 4).
     let out = fleet.deploy(&["--dry-run"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(fleet.active("hosts_a").is_empty());
     let out = fleet.deploy(&[]);
     assert!(out.status.success(), "{}", text(&out));
@@ -669,9 +675,9 @@ fn a_host_crashed_mid_deploy_fails_alone_and_converges_after_it_boots() {
     for host in &HOSTS[..3] {
         let row = said
             .lines()
-            .find(|l| l.starts_with(&format!("| root@{host}:22 ")))
+            .find(|l| l.starts_with(&format!("root@{host}:22 ")))
             .unwrap_or_else(|| panic!("no summary row for {host}: {said}"));
-        assert!(row.contains("| ok "), "{row}");
+        assert!(row.contains(" ok "), "{row}");
         assert!(
             said.contains(&format!(
                 "root@{host}:22: restart kafka-consumer@hosts_crash:2.service: ok"
@@ -808,18 +814,18 @@ fn a_non_root_deploy_user_needs_the_polkit_rule() {
     let out = fleet.deploy(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("polkit") && text(&out).contains("docs/operators-guide.md"),
+        text(&out).contains("polkit") && text(&out).contains("docs/operations.md"),
         "{}",
         text(&out)
     );
 
-    // With the rule from docs/operators-guide.md.
-    let rule = std::fs::read_to_string(repo().join("docs/operators-guide.md")).unwrap();
+    // With the rule from docs/operations.md.
+    let rule = std::fs::read_to_string(repo().join("docs/operations.md")).unwrap();
     let rule = rule
         .split("```javascript\n")
         .nth(1)
         .and_then(|r| r.split("```").next())
-        .expect("docs/operators-guide.md has the polkit rule in a javascript block");
+        .expect("docs/operations.md has the polkit rule in a javascript block");
     let shared = rig_dir().join("shared/50-kafkactl-deploy.rules");
     std::fs::write(&shared, rule).unwrap();
     exec(
@@ -871,8 +877,9 @@ fn local_commands_work_in_the_system_scope_inside_a_host() {
     let out = on_h3(&["spawn", "-c", "hosts_local", "-w", "2"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = on_h3(&["status", "-c", "hosts_local", "-o", "json"]);
-    let rows: Vec<Value> =
+    let json: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let rows = json["instances"].as_array().cloned().unwrap_or_default();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(
         rows.iter().all(|r| r["active_state"] == "active"),
@@ -895,7 +902,8 @@ fn local_commands_work_in_the_system_scope_inside_a_host() {
     let out = on_h3(&["disable-and-stop", "-c", "hosts_local"]);
     assert!(out.status.success(), "{}", text(&out));
     let out = on_h3(&["status", "-c", "hosts_local", "-o", "json"]);
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let rows = json["instances"].as_array().cloned().unwrap_or_default();
     assert!(
         rows.iter().all(|r| r["active_state"] != "active"),
         "{rows:?}"
@@ -1052,4 +1060,157 @@ fn logs_follow_every_host_until_interrupted() {
         },
     );
     fleet.reset(&["hosts_follow"]);
+}
+
+/// Main PIDs of `consumer`'s instances across the fleet: (host, instance) -> PID.
+fn main_pids(fleet: &Fleet, consumer: &str) -> BTreeMap<(String, String), u64> {
+    fleet
+        .status(consumer)
+        .into_iter()
+        .map(|(k, row)| (k, row["main_pid"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+#[test]
+fn one_consumer_is_restarted_stopped_and_deployed_across_the_fleet_alone() {
+    let fleet = Fleet::get(&["hosts_one:4", "hosts_two:4"]);
+    fleet.reset(&["hosts_one", "hosts_two"]);
+    fleet.write_manifest(
+        &[],
+        &[("hosts_one", "hosts_one", 2), ("hosts_two", "hosts_two", 1)],
+    );
+    fleet.install_units();
+    let out = fleet.deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let one = main_pids(&fleet, "hosts_one");
+    let two = main_pids(&fleet, "hosts_two");
+    assert_eq!(one.len(), 8, "{one:?}");
+    assert!(one.values().all(|pid| *pid > 0), "{one:?}");
+
+    // The dry run plans one rolling restart per instance of hosts_one, as JSON, and changes
+    // nothing (exit 4: something would change).
+    let out = fleet.run(&[
+        "restart",
+        "--fleet",
+        "-c",
+        "hosts_one",
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let plan: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    common::schema::assert_valid("plan.json", &plan);
+    println!("{plan:#}");
+    let actions: Vec<(String, String)> = plan["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["actions"].as_array().unwrap().clone())
+        .map(|a| {
+            (
+                a["step"].as_str().unwrap().to_string(),
+                a["instance"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(actions.len(), 8, "{actions:?}");
+    assert!(actions
+        .iter()
+        .all(|(step, i)| step == "restart" && i.starts_with("hosts_one:")));
+    assert_eq!(
+        main_pids(&fleet, "hosts_one"),
+        one,
+        "a dry run restarted something"
+    );
+
+    // restart --fleet -c: every instance of hosts_one, two at a time, rolling; hosts_two
+    // untouched.
+    let out = fleet.run(&["restart", "--fleet", "-c", "hosts_one", "--batch-size", "2"]);
+    println!("{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("rolling restart 4/4"), "{}", text(&out));
+    let after = main_pids(&fleet, "hosts_one");
+    for (key, pid) in &one {
+        assert_ne!(after.get(key), Some(pid), "{key:?} was not restarted");
+        assert!(after[key] > 0, "{key:?} is not running: {after:?}");
+    }
+    assert_eq!(
+        main_pids(&fleet, "hosts_two"),
+        two,
+        "hosts_two was restarted"
+    );
+
+    // One instance on one host.
+    let out = fleet.run(&["restart", "--hosts", "root@127.0.1.2", "-c", "hosts_one:2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let again = main_pids(&fleet, "hosts_one");
+    for (key, pid) in &after {
+        let moved = again[key] != *pid;
+        let expected = key == &("root@127.0.1.2:22".to_string(), "hosts_one:2".to_string());
+        assert_eq!(moved, expected, "{key:?}: {pid} -> {}", again[key]);
+    }
+
+    // deploy -c: only that consumer is planned; the other one's instances are not restarted.
+    fleet.write_manifest(
+        &[],
+        &[("hosts_one", "hosts_one", 2), ("hosts_two", "hosts_two", 2)],
+    );
+    let out = fleet.deploy(&["-c", "hosts_two", "--dry-run", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::schema::assert_valid("plan.json", &plan);
+    assert!(
+        plan["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["instance"].as_str().unwrap().starts_with("hosts_two:"))),
+        "{plan:#}"
+    );
+    let out = fleet.deploy(&["-c", "hosts_two"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        fleet.active("hosts_two"),
+        every_host(&["hosts_two:1", "hosts_two:2"])
+    );
+    assert_eq!(
+        main_pids(&fleet, "hosts_one"),
+        again,
+        "deploy -c hosts_two touched hosts_one"
+    );
+    let out = fleet.deploy(&["-c", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("deploy -c takes one of: hosts_one, hosts_two"),
+        "{}",
+        text(&out)
+    );
+
+    // stop --fleet -c: hosts_one down everywhere, hosts_two still up; a name that matches
+    // nothing anywhere is refused (exit 2), not "nothing to do".
+    let out = fleet.run(&["stop", "--fleet", "-c", "hosts_one"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        fleet.active("hosts_one").is_empty(),
+        "{:?}",
+        fleet.active("hosts_one")
+    );
+    assert_eq!(
+        fleet.active("hosts_two"),
+        every_host(&["hosts_two:1", "hosts_two:2"])
+    );
+    let out = fleet.run(&["restart", "--fleet", "-c", "hosts_onne"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no kafka-consumer instance matches 'hosts_onne'"),
+        "{}",
+        text(&out)
+    );
+    fleet.reset(&["hosts_one", "hosts_two"]);
 }

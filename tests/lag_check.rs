@@ -128,8 +128,11 @@ fn lag_json_shows_committed_offsets_behind_the_high_watermark() {
     let lagged = Lagged::new("lag_json");
     let out = lagged.run(&["lag", "-o", "json"]);
     assert!(out.status.success(), "{}", text(&out));
-    let groups: Vec<Value> =
+    let json: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    crate::common::schema::assert_valid("lag.json", &json);
+    assert_eq!(json["window"], Value::Null);
+    let groups = json["groups"].as_array().unwrap().clone();
     assert_eq!(groups.len(), 1, "{groups:?}");
     let g = &groups[0];
     assert_eq!(g["group"], "lagtest-lag_json");
@@ -305,7 +308,7 @@ fn check_is_ok_warning_or_critical_by_lag_and_unknown_without_a_broker() {
 /// Installs the real units, then points the consumer template at the fake worker (as
 /// tests/control_plane.rs does).
 fn install_fake_worker_units(lagged: &Lagged) {
-    let out = lagged.run(&["install-units", "--proxy-config", "/dev/null"]);
+    let out = lagged.run(&["install-units", "--force", "--proxy-config", "/dev/null"]);
     assert!(out.status.success(), "{}", text(&out));
     use_fake_worker();
 }
@@ -354,6 +357,7 @@ fn check_counts_inactive_instances_and_status_lag_joins_instances_with_partition
     let out = lagged.run(&["status", "--lag", "-c", "lagck", "-o", "json"]);
     assert!(out.status.success(), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::schema::assert_valid("status.json", &v);
     let instances = v["instances"].as_array().unwrap();
     assert_eq!(instances.len(), 2, "{v}");
     assert_eq!(instances[0]["instance"], "lagck:1");
@@ -537,8 +541,9 @@ fn a_window_tells_stalled_lagging_and_caught_up_groups_apart() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::schema::assert_valid("lag.json", &json);
     let verdict = |group: &str| -> Value {
-        json["groups"]
+        json["window"]["verdicts"]
             .as_array()
             .unwrap()
             .iter()

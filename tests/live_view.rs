@@ -26,7 +26,7 @@ impl Rig {
         )
         .unwrap();
         let rig = Rig { dir };
-        let out = rig.run(&["install-units", "--proxy-config", "/dev/null"]);
+        let out = rig.run(&["install-units", "--force", "--proxy-config", "/dev/null"]);
         assert!(out.status.success(), "{}", output_text(&out));
         use_fake_worker();
         rig

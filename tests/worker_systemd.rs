@@ -113,6 +113,7 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
     };
     let out = kafkactl_user(&[
         "install-units",
+        "--force",
         "--proxy-config",
         "/dev/null",
         "--workdir",

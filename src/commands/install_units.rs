@@ -19,7 +19,7 @@ fn unit_settings(
     args: &InstallArgs,
     manifest: Option<&Manifest>,
 ) -> Result<UnitSettings> {
-    let cwd = std::env::current_dir()?;
+    let cwd = logical_current_dir()?;
     let absolute = |p: &Path| -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
@@ -44,6 +44,18 @@ fn unit_settings(
         scope: ctx.scope,
         run_as: run_as(ctx, args, manifest)?,
     })
+}
+
+/// The current directory as the shell names it (`$PWD`, symlinks kept) when that is where we
+/// are: run from `/srv/myapp/current`, the units must name `current`, not the release it
+/// points at today, or every later deploy would restart the workers into that old release.
+fn logical_current_dir() -> Result<PathBuf> {
+    let physical = std::env::current_dir()?;
+    let logical = std::env::var_os("PWD")
+        .map(PathBuf::from)
+        .filter(|pwd| pwd.is_absolute())
+        .filter(|pwd| pwd.canonicalize().is_ok_and(|p| p == physical));
+    Ok(logical.unwrap_or(physical))
 }
 
 /// Who the consumers run as: `--run-as`, else the manifest's `run_as:`. The system scope needs
@@ -77,12 +89,68 @@ fn run_as(ctx: &Context, args: &InstallArgs, manifest: Option<&Manifest>) -> Res
     Ok(Some(run_as))
 }
 
+/// The manifest the units name: a relative `-f` (or the default `config/kafka_consumers.yml`)
+/// is the app's, so it resolves against `--workdir` when one is given, not against wherever
+/// the command happens to run. On this machine it must exist there.
+fn manifest_in_workdir(ctx: &Context, args: &InstallArgs) -> Result<Context> {
+    let Some(workdir) = &args.workdir else {
+        return Ok(ctx.clone());
+    };
+    let mut resolved = ctx.clone();
+    if ctx.manifest.is_relative() {
+        resolved.manifest = workdir.join(&ctx.manifest);
+    }
+    let local = args.ssh.hosts.is_empty() && !args.fleet;
+    if local && !resolved.manifest.is_file() {
+        return Err(Failure::Usage(format!(
+            "no manifest at {} (the units would point the workers at it): check --workdir, \
+             or name the manifest with -f FILE",
+            resolved.manifest.display()
+        ))
+        .into());
+    }
+    // The workers read it there: the flag's own file, not one of the same name here.
+    resolved.manifest_explicit = true;
+    Ok(resolved)
+}
+
 /// `install-units`. Paths in the units are taken to be the same on the hosts as here (a
 /// Capistrano-style layout), except the binary (`--kafkactl`). Exit 1 when any target failed.
+/// A consumer template installed for another manifest or app directory is another app's and
+/// is not replaced without `--force` (one app per systemd manager).
 pub(super) async fn install_units(ctx: &Context, args: &InstallArgs) -> Result<u8> {
+    let resolved = manifest_in_workdir(ctx, args)?;
+    let ctx = &resolved;
     let (manifest, targets) = select(ctx, &args.ssh, args.fleet, false)?;
     let settings = unit_settings(ctx, args, manifest.as_ref())?;
     let files = render_units(&settings).map_err(Failure::Usage)?;
+    if args.print {
+        for (name, text) in &files {
+            println!("# {}", ctx.scope.unit_dir().join(name).display());
+            println!("{text}");
+        }
+        return Ok(0);
+    }
+    let rendered_template = files
+        .iter()
+        .find(|(name, _)| *name == crate::units::CONSUMER_TEMPLATE)
+        .map(|(_, text)| text.clone())
+        .unwrap_or_default();
+    let force = args.force;
+    let vet = move |name: &str, existing: &str| -> Result<(), String> {
+        if force || name != crate::units::CONSUMER_TEMPLATE {
+            return Ok(());
+        }
+        match crate::units::other_app(existing, &rendered_template) {
+            None => Ok(()),
+            Some(why) => Err(format!(
+                "the installed {name} serves another app: {why}. One template serves one app \
+                 per systemd manager (docs/operations.md); run the other app under its own \
+                 user's manager (--user) or on other hosts, or replace it with --force"
+            )),
+        }
+    };
+    let vet = &vet;
     let options = ssh_options(&args.ssh);
     let results: Vec<(String, Result<PathBuf, String>)> =
         fan_out(targets, args.ssh.parallel as usize, |host| {
@@ -90,7 +158,7 @@ pub(super) async fn install_units(ctx: &Context, args: &InstallArgs) -> Result<u
             async move {
                 let done = host
                     .target
-                    .install_unit_files(ctx.scope, options, files)
+                    .install_unit_files(ctx.scope, options, files, vet)
                     .await;
                 (host.label(), done)
             }

@@ -7,7 +7,7 @@ use crate::health::groups::read_groups;
 use crate::health::groups::GroupQuery;
 use crate::health::output::{lag_notes, lag_table, progress_table};
 use crate::health::window::{self, WindowVerdict};
-use crate::health::{group_queries, split_readings};
+use crate::health::{group_queries, split_readings, GroupLag};
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Duration;
@@ -29,7 +29,14 @@ pub(super) async fn lag(ctx: &Context, args: &LagArgs) -> Result<u8> {
     }
     let (groups, failed) = split_readings(names, read_groups(queries).await);
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&groups)?),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&LagReport {
+                groups: &groups,
+                window: None,
+                errors: &failed,
+            })?
+        ),
         OutputFormat::Table => {
             if !groups.is_empty() {
                 println!("{}", lag_table(&groups));
@@ -45,12 +52,24 @@ pub(super) async fn lag(ctx: &Context, args: &LagArgs) -> Result<u8> {
     Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
-/// What `lag --window -o json` prints.
+/// What `lag -o json` prints, with or without `--window` (docs/schemas/lag.json): one shape.
+#[derive(Serialize)]
+struct LagReport<'a> {
+    /// Every group read (with `--window`: the second reading).
+    groups: &'a [GroupLag],
+    /// With `--window`: each group's progress between the readings; null without.
+    window: Option<WindowReport<'a>>,
+    /// Why some group could not be read.
+    errors: &'a [String],
+}
+
+/// The `--window` part of a [`LagReport`].
 #[derive(Serialize)]
 struct WindowReport<'a> {
-    window_secs: u64,
-    groups: &'a [WindowVerdict],
-    errors: &'a [String],
+    /// Seconds between the readings.
+    secs: u64,
+    /// One verdict per group read both times.
+    verdicts: &'a [WindowVerdict],
 }
 
 /// `lag --window SECS`: reads every group twice, SECS apart, and prints each group's
@@ -69,6 +88,7 @@ async fn lag_over_window(
     );
     tokio::time::sleep(window).await;
     let second = read_groups(queries).await;
+    let (latest, _) = split_readings(names.clone(), second.clone());
     let mut verdicts = Vec::new();
     let mut failed = Vec::new();
     for (name, verdict) in names.iter().zip(window::verdicts(&first, &second, window)) {
@@ -80,9 +100,12 @@ async fn lag_over_window(
     match format {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&WindowReport {
-                window_secs: window.as_secs(),
-                groups: &verdicts,
+            serde_json::to_string_pretty(&LagReport {
+                groups: &latest,
+                window: Some(WindowReport {
+                    secs: window.as_secs(),
+                    verdicts: &verdicts,
+                }),
                 errors: &failed,
             })?
         ),

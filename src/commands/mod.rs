@@ -10,13 +10,15 @@ mod deploy;
 mod install_units;
 mod lag;
 mod logs;
+mod manifest_check;
 mod spawn;
 mod status;
 mod stop;
 mod top;
 
-use crate::cli::{Command, SshArgs};
+use crate::cli::{ChangeArgs, Command, OutputFormat, SshArgs};
 use crate::error::Failure;
+use crate::fleet::apply::RunOptions;
 use crate::fleet::{self, FleetHost};
 use crate::manifest::Manifest;
 use crate::systemd::Scope;
@@ -40,8 +42,31 @@ pub(crate) struct Context {
 impl Context {
     /// Loads and validates the manifest; `Ok(None)` when it is optional and absent.
     pub fn manifest(&self, required: bool) -> Result<Option<Manifest>> {
-        if !self.manifest.exists() && !required && !self.manifest_explicit {
-            return Ok(None);
+        if !self.manifest.exists() {
+            if !required && !self.manifest_explicit {
+                return Ok(None);
+            }
+            let cwd = std::env::current_dir()
+                .map(|d| format!(" in {}", d.display()))
+                .unwrap_or_default();
+            return Err(Failure::Usage(if self.manifest_explicit {
+                format!(
+                    "no manifest at {} (given by -f or $KAFKACTL_MANIFEST){}",
+                    self.manifest.display(),
+                    if self.manifest.is_relative() {
+                        cwd
+                    } else {
+                        String::new()
+                    }
+                )
+            } else {
+                format!(
+                    "no manifest at {}{cwd}: run kafkactl from the app's root directory, or \
+                     name the manifest with -f FILE (or $KAFKACTL_MANIFEST)",
+                    self.manifest.display()
+                )
+            })
+            .into());
         }
         Manifest::load(&self.manifest)
             .map(Some)
@@ -53,10 +78,8 @@ impl Context {
 pub(crate) async fn run(ctx: &Context, command: Command) -> Result<u8> {
     match command {
         Command::Spawn(args) => spawn::spawn(ctx, &args).await,
-        Command::Stop(args) => stop::stop_or_restart(ctx, &args, crate::plan::Step::Stop).await,
-        Command::Restart(args) => {
-            stop::stop_or_restart(ctx, &args, crate::plan::Step::Restart).await
-        }
+        Command::Stop(args) => stop::stop(ctx, &args).await,
+        Command::Restart(args) => stop::restart(ctx, &args).await,
         Command::DisableAndStop(args) => stop::disable_and_stop(ctx, &args).await,
         Command::Status(args) => status::status(ctx, &args).await,
         Command::InstallUnits(args) => install_units::install_units(ctx, &args).await,
@@ -65,11 +88,14 @@ pub(crate) async fn run(ctx: &Context, command: Command) -> Result<u8> {
         Command::Check(args) => Ok(check::check(ctx, &args).await),
         Command::Top(args) => top::top(ctx, &args).await,
         Command::Logs(args) => logs::logs(ctx, &args).await,
+        Command::Manifest(crate::cli::ManifestCommand::Check(args)) => {
+            manifest_check::check(ctx, &args)
+        }
         Command::Proxy(_)
         | Command::Worker(_)
         | Command::Dev(_)
         | Command::Completions(_)
-        | Command::Manpage => unreachable!("not a control command: {command:?}"),
+        | Command::Manpage(_) => unreachable!("not a control command: {command:?}"),
     }
 }
 
@@ -94,6 +120,35 @@ fn ssh_options(args: &SshArgs) -> SshOptions {
         accept_new_host_keys: args.accept_new_host_keys,
         identity: args.identity.clone(),
         connect_timeout: Duration::from_secs(args.connect_timeout),
+    }
+}
+
+/// How a changing command runs through [`crate::fleet::apply`]: `--dry-run`, `--yes` (asked
+/// only when stdin and stderr are a terminal: CI and Capistrano never are), `-o`, and the
+/// hosts' SSH settings.
+fn run_options(
+    ctx: &Context,
+    command: &'static str,
+    change: &ChangeArgs,
+    ssh: &SshArgs,
+    batch_size: u32,
+) -> RunOptions {
+    use std::io::IsTerminal;
+    RunOptions {
+        command,
+        scope: ctx.scope,
+        ssh: ssh_options(ssh),
+        parallel: ssh.parallel as usize,
+        batch_size: batch_size as usize,
+        dry_run: change.dry_run,
+        restarts_are_changes: true,
+        ask: !change.yes
+            && !change.dry_run
+            && std::io::stdin().is_terminal()
+            && std::io::stderr().is_terminal(),
+        json: change.output == OutputFormat::Json,
+        allow_version_skew: false,
+        must_match: None,
     }
 }
 

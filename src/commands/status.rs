@@ -5,7 +5,7 @@ use super::{check_consumer_name, select, ssh_options, usage, Context};
 use crate::cli::{OutputFormat, SshArgs, StatusArgs};
 use crate::control::instance_statuses;
 use crate::control::output::{self, StatusRow};
-use crate::error::EXIT_NOT_ACTIVE;
+use crate::error::{EXIT_FAILED, EXIT_NOT_ACTIVE};
 use crate::fleet::{fan_out, FleetHost};
 use crate::health::groups::read_groups;
 use crate::health::output::{instance_lag_table, lag_notes};
@@ -86,7 +86,14 @@ async fn status_once(ctx: &Context, args: &StatusArgs) -> Result<u8> {
     }
     let (rows, with_host) = rows(ctx, &args.ssh, args.fleet, args.consumer.as_deref()).await?;
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&StatusReport::<StatusRow> {
+                instances: &rows,
+                groups: None,
+                errors: &[],
+            })?
+        ),
         OutputFormat::Table if rows.is_empty() => println!("no kafka-consumer instances"),
         OutputFormat::Table => println!(
             "{}",
@@ -96,9 +103,12 @@ async fn status_once(ctx: &Context, args: &StatusArgs) -> Result<u8> {
     Ok(exit_code(&rows))
 }
 
-/// 0 when every row is an active instance, else [`EXIT_NOT_ACTIVE`].
+/// 0 when every row is an active instance; [`EXIT_FAILED`] when a host could not be read
+/// (the command could not do its work, as everywhere); else [`EXIT_NOT_ACTIVE`].
 fn exit_code(rows: &[StatusRow]) -> u8 {
-    if rows.iter().all(StatusRow::is_active) {
+    if rows.iter().any(StatusRow::is_unreachable) {
+        EXIT_FAILED
+    } else if rows.iter().all(StatusRow::is_active) {
         0
     } else {
         EXIT_NOT_ACTIVE
@@ -159,11 +169,16 @@ pub(super) async fn rows_of(
     Ok((rows, with_host))
 }
 
-/// What `status --lag -o json` prints.
+/// What `status -o json` prints, with or without `--lag` (docs/schemas/status.json): one
+/// shape, so a script need not know which flags produced it.
 #[derive(Debug, Serialize)]
-struct StatusLag<'a> {
-    instances: &'a [InstanceLag],
-    groups: &'a [GroupLag],
+struct StatusReport<'a, I: Serialize> {
+    /// One object per instance (with `--lag` also its group, partitions and lag), or one per
+    /// unreachable host.
+    instances: &'a [I],
+    /// The consumer groups read (`--lag`); null without `--lag`.
+    groups: Option<&'a [GroupLag]>,
+    /// Why some group could not be read.
     errors: &'a [String],
 }
 
@@ -185,9 +200,9 @@ async fn status_with_lag(ctx: &Context, args: &StatusArgs) -> Result<u8> {
     match args.output {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&StatusLag {
+            serde_json::to_string_pretty(&StatusReport::<InstanceLag> {
                 instances: &joined,
-                groups: &groups,
+                groups: Some(&groups),
                 errors: &failed,
             })?
         ),

@@ -1,65 +1,73 @@
-//! `kafkactl stop|restart -c NAME[:K]` and `kafkactl disable-and-stop [-c NAME[:K]]` on this
-//! machine.
+//! `kafkactl stop|restart -c NAME[:K]` and `kafkactl disable-and-stop [-c NAME[:K] | --all]`,
+//! on this machine or, with `--hosts`/`--fleet`, across hosts: one path through
+//! [`crate::fleet::apply`] either way.
 
-use super::spawn::finish;
-use super::Context;
-use crate::cli::{DisableArgs, TargetArgs};
-use crate::control::output::ConsoleProgress;
-use crate::control::{apply, observe};
-use crate::error::Failure;
+use super::{run_options, select, usage, Context};
+use crate::cli::{DisableArgs, RestartArgs, StopArgs};
+use crate::fleet::apply;
 use crate::plan::{self, Step};
-use crate::systemd::DbusSystemd;
-use crate::target::Target;
-use crate::transport::SshOptions;
 use crate::units::InstanceSelector;
 use anyhow::Result;
+use std::collections::BTreeSet;
 
 fn selector(arg: &str) -> Result<InstanceSelector> {
-    InstanceSelector::parse(arg).map_err(|e| Failure::Usage(e).into())
+    InstanceSelector::parse(arg).map_err(usage)
 }
 
-/// This machine's manager, once the arguments and the manifest (when there is one) were
-/// checked: a broken manifest is the answer (exit 2), not whether systemd can be reached.
-async fn connect(ctx: &Context) -> Result<DbusSystemd> {
-    ctx.manifest(false)?;
-    Target::Local
-        .connect(ctx.scope, &SshOptions::default())
-        .await
-        .map_err(anyhow::Error::msg)
-}
-
-/// `stop -c NAME[:K]` and `restart -c NAME[:K]`.
-pub(super) async fn stop_or_restart(ctx: &Context, args: &TargetArgs, step: Step) -> Result<u8> {
+/// `stop -c NAME[:K]`: the matching running instances stop (they stay enabled, so they come
+/// back at boot; `disable-and-stop` keeps them down).
+pub(super) async fn stop(ctx: &Context, args: &StopArgs) -> Result<u8> {
     let selector = selector(&args.consumer)?;
-    let systemd = connect(ctx).await?;
-    let observed = observe(&systemd).await?;
-    if !observed.iter().any(|o| selector.matches(&o.instance)) {
-        return Err(Failure::Usage(format!(
-            "no kafka-consumer instance matches '{}'",
-            args.consumer
-        ))
-        .into());
-    }
-    let plan = plan::each(&observed, &selector, step);
-    if plan.is_empty() {
-        println!(
-            "nothing to do: no instance of '{}' is running",
-            args.consumer
-        );
-        return Ok(0);
-    }
-    finish(apply(&systemd, &plan, &ConsoleProgress::new()).await)
+    // Checked before anything is reached: a broken manifest is the answer, not a host.
+    let (_, hosts) = select(ctx, &args.ssh, args.fleet, false)?;
+    let mut options = run_options(ctx, "stop", &args.change, &args.ssh, 1);
+    options.must_match = Some(selector.clone());
+    let planner = |_: &_, observed: &[_]| plan::each(observed, &selector, Step::Stop);
+    Ok(apply::run(hosts, &planner, &options).await)
 }
 
-/// `disable-and-stop [-c NAME]`.
+/// `restart -c NAME[:K]`: the matching instances restart rolling, `--batch-size` at a time
+/// across the hosts, each batch waited for (READY) before the next, as `deploy` does.
+pub(super) async fn restart(ctx: &Context, args: &RestartArgs) -> Result<u8> {
+    let selector = selector(&args.consumer)?;
+    let (_, hosts) = select(ctx, &args.ssh, args.fleet, false)?;
+    let mut options = run_options(ctx, "restart", &args.change, &args.ssh, args.batch_size);
+    options.must_match = Some(selector.clone());
+    let planner = |_: &_, observed: &[_]| plan::each(observed, &selector, Step::Restart);
+    Ok(apply::run(hosts, &planner, &options).await)
+}
+
+/// `disable-and-stop [-c NAME[:K] | --all]`: without `-c`, the manifest's consumers only, so
+/// one app's deploy never takes down instances it does not own; `--all` is every
+/// `kafka-consumer@` instance of the manager.
 pub(super) async fn disable_and_stop(ctx: &Context, args: &DisableArgs) -> Result<u8> {
     let selector = args.consumer.as_deref().map(selector).transpose()?;
-    let systemd = connect(ctx).await?;
-    let observed = observe(&systemd).await?;
-    let plan = plan::disable_and_stop(&observed, selector.as_ref());
-    if plan.is_empty() {
-        println!("nothing to do: no kafka-consumer instance is enabled or running");
-        return Ok(0);
-    }
-    finish(apply(&systemd, &plan, &ConsoleProgress::new()).await)
+    let needs_manifest = selector.is_none() && !args.all;
+    let (manifest, hosts) = select(ctx, &args.ssh, args.fleet, false)?;
+    let owned: Option<BTreeSet<String>> = match (&manifest, needs_manifest) {
+        (_, false) => None,
+        (Some(manifest), true) => Some(manifest.consumers.iter().map(|c| c.name.clone()).collect()),
+        (None, true) => {
+            return Err(usage(format!(
+                "disable-and-stop acts on the manifest's consumers and there is no manifest at \
+                 {}: run it from the app's root, name the manifest with -f FILE, pick one \
+                 consumer with -c NAME, or say --all for every kafka-consumer@ instance",
+                ctx.manifest.display()
+            )))
+        }
+    };
+    let options = run_options(ctx, "disable-and-stop", &args.change, &args.ssh, 1);
+    let planner = |_: &_, observed: &[plan::Observed]| {
+        let mine: Vec<plan::Observed> = observed
+            .iter()
+            .filter(|o| {
+                owned
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&o.instance.name))
+            })
+            .cloned()
+            .collect();
+        plan::disable_and_stop(&mine, selector.as_ref())
+    };
+    Ok(apply::run(hosts, &planner, &options).await)
 }

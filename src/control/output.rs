@@ -1,20 +1,76 @@
-//! How the control plane reports: status tables (comfy-table) or JSON, apply reports, and
-//! progress that is a bar on a terminal and plain lines elsewhere.
+//! How the control plane reports: status tables (comfy-table on a terminal, plain columns
+//! elsewhere) or JSON, and the formatting of sizes, times and dates.
 
-use super::{ActionResult, ApplyReport, Progress};
 use crate::systemd::{SystemdError, UnitStatus};
 use crate::target::Target;
 use crate::units::Instance;
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Whether to use colour: stdout is a terminal and NO_COLOR is unset.
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// A table for stdout: boxed (and wrapped to the width) on a terminal; elsewhere plain
+/// aligned columns without borders, as systemctl and kubectl print them, so `grep`, `awk`
+/// and `column` read whole lines.
+pub fn render_table(table: &Table) -> String {
+    if std::io::stdout().is_terminal() {
+        return table.to_string();
+    }
+    let cells =
+        |row: &comfy_table::Row| -> Vec<String> { row.cell_iter().map(|c| c.content()).collect() };
+    let header = table.header().map(cells).unwrap_or_default();
+    let rows: Vec<Vec<String>> = table.row_iter().map(cells).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    plain_table(&header, &rows)
+        .trim_end_matches('\n')
+        .to_string()
+}
+
+/// `header` and `rows` as plain columns: each as wide as its widest cell, two spaces apart,
+/// no trailing blanks; a line per row, newline-terminated.
+pub fn plain_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let columns = header
+        .len()
+        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    let mut widths = vec![0; columns];
+    let lines = std::iter::once(header.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+        .chain(rows.iter().cloned())
+        .collect::<Vec<_>>();
+    for line in &lines {
+        for (i, cell) in line.iter().enumerate() {
+            // Cells are single lines here; a newline would break the columns.
+            widths[i] = widths[i].max(cell.replace('\n', " ").chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in lines.iter().filter(|l| !l.is_empty()) {
+        let mut text = String::new();
+        for (i, cell) in line.iter().enumerate() {
+            let cell = cell.replace('\n', " ");
+            text.push_str(&cell);
+            if i + 1 < line.len() {
+                let pad = widths[i] - cell.chars().count() + 2;
+                text.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Tables print `-` for a value that is not known; JSON says null.
+fn dash_as_null<S: serde::Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    if value == "-" {
+        serializer.serialize_none()
+    } else {
+        serializer.serialize_str(value)
+    }
 }
 
 /// One row of `kafkactl status`.
@@ -25,13 +81,16 @@ pub struct StatusRow {
     /// Where the instance runs.
     #[serde(skip)]
     pub target: Target,
-    /// The unit name.
+    /// The unit name (`-` for an unreachable host: null in JSON).
+    #[serde(serialize_with = "dash_as_null")]
     pub unit: String,
-    /// Consumer name and instance number.
+    /// Consumer name and instance number (`-`/null for an unreachable host).
+    #[serde(serialize_with = "dash_as_null")]
     pub instance: String,
-    /// `active`, `failed`, ...
+    /// `active`, `failed`, ..., or `unreachable` (the host could not be read).
     pub active_state: String,
-    /// `running`, `dead`, ...
+    /// `running`, `dead`, ... (`-`/null for an unreachable host).
+    #[serde(serialize_with = "dash_as_null")]
     pub sub_state: String,
     /// Main PID.
     pub main_pid: Option<u32>,
@@ -105,6 +164,11 @@ impl StatusRow {
         }
     }
 
+    /// Whether this is the row of a host that could not be read.
+    pub fn is_unreachable(&self) -> bool {
+        self.active_state == "unreachable"
+    }
+
     /// Whether the instance is up.
     pub fn is_active(&self) -> bool {
         self.active_state == "active"
@@ -115,16 +179,8 @@ impl StatusRow {
 pub fn status_table(rows: &[StatusRow], with_host: bool, color: bool) -> String {
     let mut table = Table::new();
     table
-        .load_preset(if color {
-            presets::UTF8_FULL_CONDENSED
-        } else {
-            presets::ASCII_MARKDOWN
-        })
+        .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    if !std::io::stdout().is_terminal() {
-        // Off a terminal nothing is wrapped: scripts and pipes get whole lines.
-        table.set_content_arrangement(ContentArrangement::Disabled);
-    }
     let mut header = vec![
         "UNIT", "STATE", "PID", "MEMORY", "CPU", "RESTARTS", "SINCE", "STATUS",
     ];
@@ -230,79 +286,6 @@ pub fn utc(secs: i64) -> String {
     )
 }
 
-/// Prints an apply report: one line per failure, then a summary. Returns the text.
-pub fn report_text(report: &ApplyReport) -> String {
-    let mut out = String::new();
-    for failure in report.failures() {
-        if let Err(why) = &failure.outcome {
-            out.push_str(&format!("FAILED {}: {}\n", failure.action, why));
-        }
-    }
-    let ok = report.results.iter().filter(|r| r.outcome.is_ok()).count();
-    out.push_str(&format!(
-        "{} action(s): {} ok, {} failed\n",
-        report.results.len(),
-        ok,
-        report.results.len() - ok
-    ));
-    out
-}
-
-/// Progress on stderr: a bar on a terminal, a line per action otherwise.
-pub struct ConsoleProgress {
-    bar: Mutex<Option<ProgressBar>>,
-    tty: bool,
-}
-
-impl ConsoleProgress {
-    /// Chooses the form from whether stderr is a terminal.
-    pub fn new() -> ConsoleProgress {
-        ConsoleProgress {
-            bar: Mutex::new(None),
-            tty: std::io::stderr().is_terminal(),
-        }
-    }
-}
-
-impl Default for ConsoleProgress {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Progress for ConsoleProgress {
-    fn begin(&self, total: usize) {
-        if self.tty && total > 1 {
-            let bar = ProgressBar::new(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            *self.bar.lock().expect("progress lock") = Some(bar);
-        }
-    }
-
-    fn done(&self, result: &ActionResult) {
-        let line = match &result.outcome {
-            Ok(()) => format!("{}: ok", result.action),
-            Err(why) => format!("{}: FAILED: {why}", result.action),
-        };
-        match &*self.bar.lock().expect("progress lock") {
-            Some(bar) => {
-                bar.inc(1);
-                bar.set_message(line);
-            }
-            None => eprintln!("{line}"),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +300,27 @@ mod tests {
         assert_eq!(utc(1_523_450_393), "2018-04-11 12:39:53");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(human_age(3700), "1h1m");
+    }
+
+    #[test]
+    fn plain_tables_are_aligned_columns_without_borders() {
+        let text = plain_table(
+            &["UNIT", "STATE", "STATUS"],
+            &[
+                vec![
+                    "kafka-consumer@a:1.service".into(),
+                    "active/running".into(),
+                    String::new(),
+                ],
+                vec!["b:1".into(), "failed/failed".into(), "two\nlines".into()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "UNIT                        STATE           STATUS\n\
+             kafka-consumer@a:1.service  active/running\n\
+             b:1                         failed/failed   two lines\n"
+        );
     }
 
     #[test]

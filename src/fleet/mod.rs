@@ -1,11 +1,11 @@
 //! The fleet: which hosts a command acts on and what each should run (from the manifest's
 //! hosts and roles, or `--hosts`), fleet-wide rolling restart batches, bounded parallel
-//! fan-out, and the deploy engine ([`deploy`]).
+//! fan-out, and the engine every changing command runs ([`apply`]).
 //!
 //! Every host is a [`Target`], reached through [`crate::target`] and driven through the same
 //! [`crate::control`] code as this machine.
 
-pub(crate) mod deploy;
+pub(crate) mod apply;
 pub(crate) mod report;
 pub(crate) mod rolling;
 

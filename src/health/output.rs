@@ -4,22 +4,12 @@ use super::window::WindowVerdict;
 use super::{GroupLag, InstanceLag, PartitionLag};
 use crate::control::output;
 use comfy_table::{presets, ContentArrangement, Table};
-use std::io::IsTerminal;
 
 fn table(header: Vec<&str>) -> Table {
     let mut table = Table::new();
-    let color = output::color_enabled();
     table
-        .load_preset(if color {
-            presets::UTF8_FULL_CONDENSED
-        } else {
-            presets::ASCII_MARKDOWN
-        })
-        .set_content_arrangement(if std::io::stdout().is_terminal() {
-            ContentArrangement::Dynamic
-        } else {
-            ContentArrangement::Disabled
-        });
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header(header);
     table
 }
@@ -96,7 +86,7 @@ pub(crate) fn lag_table(groups: &[GroupLag]) -> String {
             dash(g.state.clone()),
         ]);
     }
-    t.to_string()
+    output::render_table(&t)
 }
 
 /// The partitions table of `status --lag`: by instance, then those of no listed instance.
@@ -148,7 +138,7 @@ pub(crate) fn instance_lag_table(
             }
         }
     }
-    t.to_string()
+    output::render_table(&t)
 }
 
 /// The table of `lag --window`: one row per group.
@@ -173,5 +163,5 @@ pub(crate) fn progress_table(verdicts: &[WindowVerdict]) -> String {
             format!("{:.1}", v.rate),
         ]);
     }
-    t.to_string()
+    output::render_table(&t)
 }

@@ -536,7 +536,7 @@ fn permission_hint(error_name: &str) -> Option<&'static str> {
     .then_some(
         "(this user may not manage units of the system manager: connect as root, or grant \
          the user management of kafka-consumer@ units with the polkit rule in \
-         docs/operators-guide.md, \"Deploying as a non-root user\")",
+         docs/operations.md, \"Deploying as a non-root user\")",
     )
 }
 
@@ -755,7 +755,7 @@ mod tests {
     fn refusals_by_polkit_say_how_to_grant_access() {
         let hint =
             permission_hint("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired").unwrap();
-        assert!(hint.contains("polkit") && hint.contains("docs/operators-guide.md"));
+        assert!(hint.contains("polkit") && hint.contains("docs/operations.md"));
         assert!(permission_hint("org.freedesktop.DBus.Error.AccessDenied").is_some());
         assert_eq!(permission_hint("org.freedesktop.systemd1.NoSuchUnit"), None);
     }

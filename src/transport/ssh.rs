@@ -187,6 +187,21 @@ impl SshLink {
             .map_err(|e| self.ssh_error("finding the home directory", e))
     }
 
+    /// The contents of `path` on the host; `None` when there is no such file.
+    pub fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, TransportError> {
+        let sftp = self.sftp()?;
+        if sftp.stat(path).is_err() {
+            return Ok(None);
+        }
+        let mut file = sftp
+            .open(path)
+            .map_err(|e| self.ssh_error("opening a file", e))?;
+        let mut contents = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut contents)
+            .map_err(|e| self.io_error("reading a file", e))?;
+        Ok(Some(contents))
+    }
+
     /// Writes `contents` to `path` on the host (creating missing directories), through a
     /// temporary file renamed into place.
     pub fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), TransportError> {

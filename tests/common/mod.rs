@@ -4,6 +4,7 @@
 
 pub mod group_drain;
 pub mod kafka;
+pub mod schema;
 pub mod user_manager;
 
 use bytes::BytesMut;

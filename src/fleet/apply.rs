@@ -1,17 +1,19 @@
-//! `kafkactl deploy`: read every host, plan, print the plan, then converge the fleet.
+//! Every command that changes consumer instances (`spawn`, `stop`, `restart`,
+//! `disable-and-stop`, `deploy`) runs this one engine, on one host or a hundred:
 //!
-//! 1. Read (in parallel, `--parallel` hosts at once): connect over SSH, list the consumer
-//!    instances, plan against what the manifest places on the host ([`crate::plan::reconcile`],
-//!    restarting running instances unless `--no-restart`, removing orphans with `--prune`).
-//! 2. Print the plan of every host as a diff. `--dry-run` ends here.
+//! 1. Read (in parallel, `--parallel` hosts at once): connect (this machine's bus, or SSH),
+//!    list the consumer instances, and plan with the command's [`Planner`] (a pure function of
+//!    what the host should run and what it runs: [`crate::plan`]).
+//! 2. Print the plan of every host as a diff (or JSON). `--dry-run` ends here; on a terminal a
+//!    plan that stops, disables or restarts anything asks y/N first, unless `--yes`.
 //! 3. Converge (in parallel): starts, enables, stops, disables through
-//!    [`crate::control::apply`], the same code `spawn` runs locally.
+//!    [`crate::control::apply`].
 //! 4. Rolling restarts across the fleet ([`super::rolling`]): one batch after another, each
 //!    batch's hosts in parallel; a batch is done when its restart jobs are (for `Type=notify`
 //!    units: when the instances said READY) and its instances are active. A consumer whose
-//!    restart failed is not restarted further; a host lost mid-deploy has its members skipped
+//!    restart failed is not restarted further; a host lost mid-run has its members skipped
 //!    while the other hosts roll on.
-//! 5. A summary table per host; exit 1 when any host failed.
+//! 5. A summary per host (table or JSON); exit 1 when any host failed.
 //!
 //! A host that cannot be reached or fails is reported and never holds up the others.
 
@@ -19,18 +21,26 @@ use super::report::{self, Counts, FleetProgress, HostPlan, HostSummary};
 use super::rolling::{self, Member};
 use super::{fan_out, FleetHost};
 use crate::control::{self, apply, observe, ApplyReport};
-use crate::error::EXIT_CHANGES_PENDING;
-use crate::plan::{self, Action, Plan, PlanOptions, Step};
+use crate::error::{EXIT_CHANGES_PENDING, EXIT_FAILED, EXIT_USAGE};
+use crate::plan::{Action, Observed, Plan, Step};
 use crate::systemd::{DbusSystemd, Scope, SystemdManager};
 use crate::transport::SshOptions;
+use crate::units::InstanceSelector;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
-/// How to deploy.
+/// What a command plans on one host from what the host runs: pure, so the same planning
+/// serves this machine and every host of a fleet.
+pub(crate) type Planner<'a> = dyn Fn(&FleetHost, &[Observed]) -> Plan + Sync + 'a;
+
+/// How to run a command across its hosts.
 #[derive(Debug, Clone)]
-pub(crate) struct DeployOptions {
+pub(crate) struct RunOptions {
+    /// The command's name, for messages and the JSON report (`deploy`, `stop`, ...).
+    pub command: &'static str,
     /// System or user managers on the hosts.
     pub scope: Scope,
     /// How to reach the hosts.
@@ -41,16 +51,23 @@ pub(crate) struct DeployOptions {
     pub batch_size: usize,
     /// Print the plan only.
     pub dry_run: bool,
-    /// Stop and disable instances of consumers the manifest does not list.
-    pub prune: bool,
-    /// Restart running instances (to pick up new code).
-    pub restart: bool,
+    /// Whether planned restarts count as changes for `--dry-run`'s exit code. `deploy`
+    /// restarts every running instance to pick up new code, so for it only drift counts.
+    pub restarts_are_changes: bool,
+    /// Ask y/N before a plan that stops, disables or restarts anything (a terminal without
+    /// `--yes`).
+    pub ask: bool,
+    /// One JSON document on stdout instead of the diff and the table.
+    pub json: bool,
     /// Act on hosts whose kafkactl version differs from this one's.
     pub allow_version_skew: bool,
+    /// When set, some reachable host must have an instance it matches: a name that matches
+    /// nothing anywhere is a typo (exit 2), not "nothing to do".
+    pub must_match: Option<InstanceSelector>,
 }
 
-/// Reaches the manager of one host of a deploy: over the host's [`crate::target::Target`]
-/// for real, in memory in tests.
+/// Reaches the manager of one host: over the host's [`crate::target::Target`] for real, in
+/// memory in tests.
 pub(crate) trait Connector: Sync {
     /// The manager it hands back.
     type Manager: SystemdManager;
@@ -63,7 +80,7 @@ pub(crate) trait Connector: Sync {
 
 /// Connects through each host's target, checking its kafkactl version.
 struct TargetConnector<'a> {
-    options: &'a DeployOptions,
+    options: &'a RunOptions,
 }
 
 impl Connector for TargetConnector<'_> {
@@ -77,13 +94,15 @@ impl Connector for TargetConnector<'_> {
     }
 }
 
-/// One host's state through a deploy; each phase reads and updates it.
+/// One host's state through a run; each phase reads and updates it.
 struct HostRun<S> {
     host: FleetHost,
     /// Its manager; `None` when it could not be reached or read.
     systemd: Option<S>,
     /// Its plan, or why it could not be read.
     plan: Result<Plan, String>,
+    /// Whether [`RunOptions::must_match`] matched one of its instances.
+    matched: bool,
     /// Whether every converge action succeeded (only then are its instances restarted).
     converged: bool,
     /// The manager stopped answering during the rolling restarts.
@@ -101,51 +120,133 @@ impl<S> HostRun<S> {
     }
 }
 
-/// Deploys to `targets`; returns the exit code (the plan and summary are printed).
-pub(crate) async fn deploy(targets: Vec<FleetHost>, options: &DeployOptions) -> u8 {
-    deploy_with(targets, options, &TargetConnector { options })
+/// Plans `planner` on every target, then (unless `--dry-run`) carries the plans out; returns
+/// the exit code (the plan and summary are printed).
+pub(crate) async fn run(
+    targets: Vec<FleetHost>,
+    planner: &Planner<'_>,
+    options: &RunOptions,
+) -> u8 {
+    run_with(targets, planner, options, &TargetConnector { options })
         .await
         .0
 }
 
-/// [`deploy`] through any [`Connector`]: the exit code, and each host's summary row.
-async fn deploy_with<C: Connector>(
+/// [`run`] through any [`Connector`]: the exit code, and each host's summary row.
+async fn run_with<C: Connector>(
     targets: Vec<FleetHost>,
-    options: &DeployOptions,
+    planner: &Planner<'_>,
+    options: &RunOptions,
     connector: &C,
 ) -> (u8, Vec<HostSummary>) {
     let progress = FleetProgress::new();
-    let mut hosts = read(targets, options, connector, &progress).await;
-    print_plans(&hosts);
-    if options.dry_run {
-        return (dry_run_code(&hosts), Vec::new());
+    let mut hosts = read(targets, planner, options, connector, &progress).await;
+    if let Some(selector) = &options.must_match {
+        let reachable = hosts.iter().any(|h| h.plan.is_ok());
+        if reachable && !hosts.iter().any(|h| h.matched) {
+            eprintln!(
+                "kafkactl: no kafka-consumer instance matches '{selector}' on {} host(s); \
+                 `kafkactl status` lists them",
+                hosts.len()
+            );
+            return (EXIT_USAGE, Vec::new());
+        }
+    }
+    if options.json {
+        if options.dry_run {
+            let code = dry_run_code(&hosts, options);
+            print_json(options, code, &hosts, None);
+            return (code, Vec::new());
+        }
+    } else {
+        print_plans(&hosts);
+        if options.dry_run {
+            return (dry_run_code(&hosts, options), Vec::new());
+        }
+    }
+    if options.ask {
+        if let Some(question) = confirmation(&hosts) {
+            if !ask_yes_no(&question).await {
+                eprintln!("kafkactl: aborted; nothing was changed");
+                return (EXIT_FAILED, Vec::new());
+            }
+        }
     }
     converge(&mut hosts, options, &progress).await;
     roll(&mut hosts, options, &progress).await;
-    summarize(&hosts)
+    let (code, rows) = summarize(&hosts, options);
+    if options.json {
+        print_json(options, code, &hosts, Some(&rows));
+    }
+    (code, rows)
+}
+
+/// The y/N question to ask before a plan that takes instances down, even for a moment
+/// (stop, disable, restart); `None` when the plan only brings instances up.
+fn confirmation<S>(hosts: &[HostRun<S>]) -> Option<String> {
+    let mut counts: BTreeMap<Step, usize> = BTreeMap::new();
+    let mut on_hosts = 0;
+    for plan in hosts.iter().filter_map(|h| h.plan.as_ref().ok()) {
+        let mut touched = false;
+        for action in &plan.actions {
+            if matches!(action.step, Step::Stop | Step::Disable | Step::Restart) {
+                *counts.entry(action.step).or_default() += 1;
+                touched = true;
+            }
+        }
+        on_hosts += usize::from(touched);
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    let what = counts
+        .iter()
+        .map(|(step, n)| format!("{step} {n} instance(s)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!("{what} on {on_hosts} host(s). Proceed? [y/N] "))
+}
+
+/// Asks on stderr and reads the answer from stdin: only `y` or `yes` proceed.
+async fn ask_yes_no(question: &str) -> bool {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).is_ok() && is_yes(&answer)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Whether an answer to a y/N question is yes.
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// Phase 1: connect to every host, list its instances and plan (in parallel).
 async fn read<C: Connector>(
     targets: Vec<FleetHost>,
-    options: &DeployOptions,
+    planner: &Planner<'_>,
+    options: &RunOptions,
     connector: &C,
     progress: &FleetProgress,
 ) -> Vec<HostRun<C::Manager>> {
     fan_out(targets, options.parallel, |host| async move {
         let label = host.label();
         progress.line(&format!("{label}: connecting"));
-        let (systemd, plan) = match read_host(&host, options, connector).await {
-            Ok((systemd, plan)) => (Some(systemd), Ok(plan)),
+        let (systemd, plan, matched) = match read_host(&host, planner, options, connector).await {
+            Ok((systemd, plan, matched)) => (Some(systemd), Ok(plan), matched),
             Err(why) => {
                 progress.line(&format!("{label}: {why}"));
-                (None, Err(why))
+                (None, Err(why), false)
             }
         };
         HostRun {
             host,
             systemd,
             plan,
+            matched,
             converged: false,
             lost: false,
             failures: Vec::new(),
@@ -155,26 +256,25 @@ async fn read<C: Connector>(
     .await
 }
 
-/// Connects to a host, reads its instances and plans.
+/// Connects to a host, reads its instances and plans; says whether
+/// [`RunOptions::must_match`] matched one of them.
 async fn read_host<C: Connector>(
     host: &FleetHost,
-    options: &DeployOptions,
+    planner: &Planner<'_>,
+    options: &RunOptions,
     connector: &C,
-) -> Result<(C::Manager, Plan), String> {
+) -> Result<(C::Manager, Plan, bool), String> {
     let systemd = connector.connect(host).await?;
     let observed = observe(&systemd).await.map_err(|e| e.to_string())?;
-    let plan = plan::reconcile(
-        &host.desired,
-        &observed,
-        PlanOptions {
-            restart_running: options.restart,
-            prune: options.prune,
-        },
-    );
+    let matched = options
+        .must_match
+        .as_ref()
+        .is_some_and(|s| observed.iter().any(|o| s.matches(&o.instance)));
+    let plan = planner(host, &observed);
     if !plan.instances(Step::Enable).is_empty() || !plan.instances(Step::Start).is_empty() {
         control::require_template(&systemd, &host.target.install_hint(options.scope)).await?;
     }
-    Ok((systemd, plan))
+    Ok((systemd, plan, matched))
 }
 
 /// Phase 2: the plan of every host, as a diff.
@@ -194,19 +294,118 @@ fn print_plans<S>(hosts: &[HostRun<S>]) {
 }
 
 /// `--dry-run`'s exit code: 1 when a host could not be read, [`EXIT_CHANGES_PENDING`] when
-/// a host has drifted, else 0.
-fn dry_run_code<S>(hosts: &[HostRun<S>]) -> u8 {
+/// a host would change, else 0.
+fn dry_run_code<S>(hosts: &[HostRun<S>], options: &RunOptions) -> u8 {
     if hosts.iter().any(|h| h.plan.is_err()) {
-        return 1;
+        return EXIT_FAILED;
     }
-    let drifted = hosts
+    let pending = hosts
         .iter()
         .filter_map(|h| h.plan.as_ref().ok())
-        .any(|p| Counts::of(p).drifted());
-    if drifted {
+        .any(|p| Counts::of(p).drifted() || (options.restarts_are_changes && !p.is_empty()));
+    if pending {
         EXIT_CHANGES_PENDING
     } else {
         0
+    }
+}
+
+/// The JSON report of a run (`-o json`): one document, the plan of every host and, after a
+/// run, what became of it. Schema: docs/schemas/plan.json.
+#[derive(Debug, Serialize)]
+struct RunReport<'a> {
+    /// The command (`deploy`, `stop`, ...).
+    command: &'a str,
+    /// Whether this was `--dry-run` (nothing was changed).
+    dry_run: bool,
+    /// The process's exit code.
+    exit_code: u8,
+    /// Whether something would change (or, after a run, was to change).
+    changes_pending: bool,
+    /// One entry per host, in the order given.
+    hosts: Vec<HostReport>,
+}
+
+/// One host in a [`RunReport`].
+#[derive(Debug, Serialize)]
+struct HostReport {
+    /// `localhost`, or `user@address:port`.
+    host: String,
+    /// `planned` (dry run), `ok`, `failed` or `unreachable`.
+    result: String,
+    /// Why the host could not be read; null when it was.
+    error: Option<String>,
+    /// The planned actions, in the order they are carried out (restarts rolling).
+    actions: Vec<ActionReport>,
+    /// Units of consumers the manifest does not list.
+    orphans: Vec<String>,
+    /// What failed or was skipped (empty on a dry run).
+    failures: Vec<String>,
+}
+
+/// One planned action.
+#[derive(Debug, Serialize)]
+struct ActionReport {
+    /// `enable`, `start`, `restart`, `stop`, `disable` or `reset-failed`.
+    step: String,
+    /// The unit, `kafka-consumer@NAME:N.service`.
+    unit: String,
+    /// `NAME:N`.
+    instance: String,
+}
+
+/// Prints the [`RunReport`] of `hosts`.
+fn print_json<S>(
+    options: &RunOptions,
+    code: u8,
+    hosts: &[HostRun<S>],
+    rows: Option<&[HostSummary]>,
+) {
+    let report = RunReport {
+        command: options.command,
+        dry_run: options.dry_run,
+        exit_code: code,
+        changes_pending: hosts
+            .iter()
+            .filter_map(|h| h.plan.as_ref().ok())
+            .any(|p| Counts::of(p).drifted() || (options.restarts_are_changes && !p.is_empty())),
+        hosts: hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let result = match (rows, &h.plan) {
+                    (_, Err(_)) => "unreachable".to_string(),
+                    (None, Ok(_)) => "planned".to_string(),
+                    (Some(rows), Ok(_)) => rows[i].result.clone(),
+                };
+                let (actions, orphans) = match &h.plan {
+                    Ok(plan) => (
+                        plan.actions
+                            .iter()
+                            .map(|a| ActionReport {
+                                step: a.step.to_string(),
+                                unit: a.instance.unit(),
+                                instance: a.instance.to_string(),
+                            })
+                            .collect(),
+                        plan.orphans.iter().map(|o| o.unit()).collect(),
+                    ),
+                    Err(_) => (Vec::new(), Vec::new()),
+                };
+                HostReport {
+                    host: h.host.label(),
+                    result,
+                    error: h.plan.as_ref().err().cloned(),
+                    actions,
+                    orphans,
+                    failures: h.failures.clone(),
+                }
+            })
+            .collect(),
+    };
+    match serde_json::to_string_pretty(&report) {
+        Ok(text) => println!("{text}"),
+        Err(err) => eprintln!("kafkactl: {err}"),
     }
 }
 
@@ -214,7 +413,7 @@ fn dry_run_code<S>(hosts: &[HostRun<S>]) -> u8 {
 /// [`crate::control::apply`], the same code `spawn` runs locally. Restarts wait for phase 4.
 async fn converge<S: SystemdManager>(
     hosts: &mut [HostRun<S>],
-    options: &DeployOptions,
+    options: &RunOptions,
     progress: &FleetProgress,
 ) {
     let reports: Vec<Option<ApplyReport>> = fan_out(
@@ -260,7 +459,7 @@ async fn converge<S: SystemdManager>(
 /// mid-deploy is not the consumer's fault: its members are skipped and the others roll on.
 async fn roll<S: SystemdManager>(
     hosts: &mut [HostRun<S>],
-    options: &DeployOptions,
+    options: &RunOptions,
     progress: &FleetProgress,
 ) {
     let members: Vec<Member> = hosts
@@ -346,9 +545,9 @@ async fn roll<S: SystemdManager>(
     }
 }
 
-/// Phase 5: a summary row per host, printed as a table (further failures on stderr); the
-/// exit code is 1 when any host failed.
-fn summarize<S>(hosts: &[HostRun<S>]) -> (u8, Vec<HostSummary>) {
+/// Phase 5: a summary row per host, printed as a table unless the report is JSON (further
+/// failures on stderr); the exit code is 1 when any host failed.
+fn summarize<S>(hosts: &[HostRun<S>], options: &RunOptions) -> (u8, Vec<HostSummary>) {
     let rows: Vec<HostSummary> = hosts
         .iter()
         .map(|h| {
@@ -374,26 +573,34 @@ fn summarize<S>(hosts: &[HostRun<S>]) -> (u8, Vec<HostSummary>) {
             }
         })
         .collect();
-    println!(
-        "{}",
-        report::summary_table(&rows, control::output::color_enabled())
-    );
+    if !options.json {
+        println!(
+            "{}",
+            report::summary_table(&rows, control::output::color_enabled())
+        );
+    }
     for (row, host) in rows.iter().zip(hosts) {
         for failure in host.failures.iter().skip(1) {
             eprintln!("{}: {failure}", row.host);
         }
     }
     let failed = rows.iter().filter(|r| !r.ok()).count();
-    if failed == 0 {
-        println!("deploy: {} host(s) converged", rows.len());
-        (0, rows)
+    let command = options.command;
+    let code = if failed == 0 { 0 } else { EXIT_FAILED };
+    let verdict = if failed == 0 {
+        format!("{command}: {} host(s) done", rows.len())
     } else {
-        println!(
-            "deploy: {failed} of {} host(s) failed; run deploy again once they are back",
+        format!(
+            "{command}: {failed} of {} host(s) failed; run it again once they are back",
             rows.len()
-        );
-        (1, rows)
+        )
+    };
+    if options.json {
+        eprintln!("{verdict}");
+    } else {
+        println!("{verdict}");
     }
+    (code, rows)
 }
 
 /// What became of each action of one host's share of a batch.
@@ -479,17 +686,40 @@ mod tests {
         format!("deploy@{name}:22")
     }
 
-    fn options(batch_size: usize, dry_run: bool) -> DeployOptions {
-        DeployOptions {
+    fn options(batch_size: usize, dry_run: bool) -> RunOptions {
+        RunOptions {
+            command: "deploy",
             scope: Scope::System,
             ssh: SshOptions::default(),
             parallel: 4,
             batch_size,
             dry_run,
-            prune: false,
-            restart: true,
+            restarts_are_changes: false,
+            ask: false,
+            json: false,
             allow_version_skew: false,
+            must_match: None,
         }
+    }
+
+    /// Deploy's planning: what the manifest places on the host, running instances restarted.
+    fn deploy_plan(host: &FleetHost, observed: &[Observed]) -> Plan {
+        crate::plan::reconcile(
+            &host.desired,
+            observed,
+            crate::plan::PlanOptions {
+                restart_running: true,
+                prune: false,
+            },
+        )
+    }
+
+    async fn deploy_with(
+        hosts: Vec<FleetHost>,
+        options: &RunOptions,
+        fakes: &Fakes,
+    ) -> (u8, Vec<HostSummary>) {
+        run_with(hosts, &deploy_plan, options, fakes).await
     }
 
     /// A host running `orders` at scale 2, enabled.
@@ -735,5 +965,149 @@ mod tests {
         );
         assert!(rows[0].detail.contains("result=exit-code"), "{rows:?}");
         assert!(restarts(&h1.calls()).is_empty(), "{:?}", h1.calls());
+    }
+
+    /// The planning of `restart -c NAME` / `stop -c NAME`.
+    fn each(selector: &str, step: Step) -> impl Fn(&FleetHost, &[Observed]) -> Plan + Sync {
+        let selector = InstanceSelector::parse(selector).unwrap();
+        move |_: &FleetHost, observed: &[Observed]| crate::plan::each(observed, &selector, step)
+    }
+
+    #[tokio::test]
+    async fn restart_of_one_consumer_rolls_across_hosts_and_leaves_the_others_alone() {
+        let log = CallLog::default();
+        let fakes = Fakes(HashMap::from([
+            (
+                label("h1"),
+                running("h1", &log).with_unit("kafka-consumer@billing:1.service", true, true),
+            ),
+            (label("h2"), running("h2", &log)),
+        ]));
+        let mut o = options(1, false);
+        o.command = "restart";
+        o.restarts_are_changes = true;
+        o.must_match = Some(InstanceSelector::parse("orders").unwrap());
+        let hosts = vec![host("h1", &[]), host("h2", &[])];
+        let (code, rows) = run_with(hosts, &each("orders", Step::Restart), &o, &fakes).await;
+        assert_eq!(code, 0, "{rows:?}");
+        // One at a time, interleaving the hosts, never two members of the group at once;
+        // billing untouched.
+        assert_eq!(
+            restarts(&log.lock().unwrap().clone()),
+            ["orders:1@h1", "orders:1@h2", "orders:2@h1", "orders:2@h2"]
+        );
+        let calls = log.lock().unwrap().clone();
+        assert!(
+            !calls.iter().any(|c| c.contains("billing")
+                && [" restart ", " stop ", " start "]
+                    .iter()
+                    .any(|v| c.contains(v))),
+            "{calls:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_that_matches_nothing_anywhere_is_bad_input_not_nothing_to_do() {
+        let log = CallLog::default();
+        let fakes = Fakes(HashMap::from([(label("h1"), running("h1", &log))]));
+        let mut o = options(1, false);
+        o.must_match = Some(InstanceSelector::parse("order").unwrap());
+        let (code, _) = run_with(
+            vec![host("h1", &[])],
+            &each("order", Step::Stop),
+            &o,
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, EXIT_USAGE);
+        assert!(!log
+            .lock()
+            .unwrap()
+            .clone()
+            .iter()
+            .any(|c| c.contains(" stop ")));
+        // A match that has nothing to do (stopping a stopped instance) is fine.
+        let stopped = FakeSystemd::with_log(&label("h1"), log.clone()).with_unit(
+            "kafka-consumer@orders:1.service",
+            true,
+            false,
+        );
+        let fakes = Fakes(HashMap::from([(label("h1"), stopped)]));
+        o.must_match = Some(InstanceSelector::parse("orders").unwrap());
+        let (code, _) = run_with(
+            vec![host("h1", &[])],
+            &each("orders", Step::Stop),
+            &o,
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, 0);
+    }
+
+    #[tokio::test]
+    async fn for_restart_and_stop_any_action_is_a_pending_change() {
+        let log = CallLog::default();
+        let fakes = Fakes(HashMap::from([(label("h1"), running("h1", &log))]));
+        let mut o = options(1, true);
+        o.restarts_are_changes = true;
+        let (code, _) = run_with(
+            vec![host("h1", &[])],
+            &each("orders:2", Step::Restart),
+            &o,
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, EXIT_CHANGES_PENDING);
+        let (code, _) = run_with(
+            vec![host("h1", &[])],
+            &each("other", Step::Stop),
+            &o,
+            &fakes,
+        )
+        .await;
+        assert_eq!(code, 0, "nothing would change");
+        assert!(!log
+            .lock()
+            .unwrap()
+            .clone()
+            .iter()
+            .any(|c| c.contains(" restart ")));
+    }
+
+    #[test]
+    fn only_plans_that_take_instances_down_are_asked_about() {
+        let run = |actions: Vec<(Step, &str, u32)>| HostRun::<FakeSystemd> {
+            host: host("h1", &[]),
+            systemd: None,
+            plan: Ok(Plan {
+                actions: actions
+                    .into_iter()
+                    .map(|(step, name, index)| Action {
+                        step,
+                        instance: crate::units::Instance::new(name, index),
+                    })
+                    .collect(),
+                orphans: Vec::new(),
+            }),
+            matched: false,
+            converged: false,
+            lost: false,
+            failures: Vec::new(),
+            failed_actions: 0,
+        };
+        let up = run(vec![(Step::Enable, "a", 1), (Step::Start, "a", 1)]);
+        assert_eq!(confirmation(&[up]), None);
+        let down = run(vec![(Step::Stop, "a", 2), (Step::Disable, "a", 2)]);
+        let restart = run(vec![(Step::Restart, "a", 1)]);
+        assert_eq!(
+            confirmation(&[down, restart]).as_deref(),
+            Some("restart 1 instance(s), stop 1 instance(s), disable 1 instance(s) on 2 host(s). Proceed? [y/N] ")
+        );
+        for yes in ["y", "Y\n", " yes \n", "YES"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n", "no", "yy", "sure"] {
+            assert!(!is_yes(no), "{no:?}");
+        }
     }
 }
