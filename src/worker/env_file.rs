@@ -338,6 +338,20 @@ mod tests {
         assert!(!msg.contains("s3c"), "{msg}");
     }
 
+    #[test]
+    fn the_example_of_the_docs_parses_as_they_say() {
+        let doc = include_str!("../../docs/manifest.md");
+        let section = doc.split("- **Format**").nth(1).unwrap();
+        let block = section.split("  ```\n").nth(1).unwrap();
+        let text: String = block.lines().map(|l| format!("{}\n", &l[2..])).collect();
+        let vars: std::collections::BTreeMap<_, _> = ok(&text).into_iter().collect();
+        assert_eq!(vars["DATABASE_URL"], "postgres://app@db1/app");
+        assert_eq!(vars["API_TOKEN"], "with spaces and a \" quote");
+        assert_eq!(vars["PEM"], "-----BEGIN KEY-----\n...\n-----END KEY-----");
+        assert_eq!(vars["LONG"], "first part second part");
+        assert_eq!(vars.len(), 4);
+    }
+
     fn scratch(name: &str, bytes: &[u8], mode: u32) -> (tempfile::TempDir, EnvFile) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
