@@ -111,6 +111,9 @@ fn the_extended_example_has_every_value() {
     assert_eq!(p.retry.max_backoff_ms, 30000);
     assert_eq!(p.kafka["session.timeout.ms"], "10000");
     assert_eq!(p.env["RAILS_ENV"], "production");
+    let env_file = p.env_file.as_ref().unwrap();
+    assert_eq!(env_file.path, Path::new("/etc/kafkactl/myapp.env"));
+    assert!(env_file.optional);
     assert_eq!(m.hosts_for(p).len(), 2);
 
     let o = m.consumer("order_tracking").unwrap();
@@ -135,6 +138,9 @@ fn the_extended_example_has_every_value() {
     assert_eq!(o.kafka["auto.offset.reset"], "earliest");
     assert_eq!(o.kafka["enable.partition.eof"], "false");
     assert_eq!(o.env["LOG_LEVEL"], "debug");
+    let env_file = o.env_file.as_ref().unwrap();
+    assert_eq!(env_file.path, Path::new("config/order_tracking.env"));
+    assert!(!env_file.optional);
 
     let b = m.consumer("merchant_billing").unwrap();
     assert_eq!(b.scale, 0);

@@ -583,3 +583,135 @@ fn a_header_name_that_is_not_utf8_is_delivered_not_a_crash() {
     let status = worker.signal_and_wait(libc::SIGTERM, Duration::from_secs(60));
     assert!(status.success(), "{status:?}: {}", worker.log_text());
 }
+
+/// A handler command that records `$FROM_FILE|$BOTH|$ONLY_ENV` in DRILL_DIR/env.log at each
+/// start, then runs the drill handler.
+fn env_recording_command() -> String {
+    format!(
+        "command: 'printf \"%s|%s|%s\\n\" \"$FROM_FILE\" \"$BOTH\" \"$ONLY_ENV\" >> \"$DRILL_DIR/env.log\"; exec python3 {}'",
+        fixture("drill_handler.py")
+    )
+}
+
+/// Writes an env file into the setup's directory with `mode`; returns its path.
+fn write_env_file(setup: &Setup, text: &str, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = setup.path("secrets.env");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn the_handler_gets_the_env_file_read_at_each_start_and_no_log_shows_its_values() {
+    let setup = Setup::new(&["secrets:1"]);
+    let file = write_env_file(
+        &setup,
+        "# on the host, not in the repository\nFROM_FILE=\"s3cret one\"\n",
+        0o600,
+    );
+    setup.manifest(&format!(
+        "name: secrets\ntopic: secrets\n{}\nenv_file: {}\nretry:\n  backoff_ms: 10\n{KAFKA}",
+        env_recording_command(),
+        file.display()
+    ));
+    let mut worker = setup.worker("secrets:1", &[]);
+    wait_for("ready", LONG, || worker.log_text().contains(": ready"));
+    assert_eq!(common::lines_of(&setup.path("env.log")), ["s3cret one||"]);
+
+    // Rotated: the handler's next start (after a crash here) sees the new value.
+    write_env_file(&setup, "FROM_FILE=s3cret-two\n", 0o600);
+    produce_direct(&setup.broker.bootstrap, "secrets", &["crash-once:x".into()]);
+    wait_for("the message handled after the restart", LONG, || {
+        setup.handled_unique() == 1
+    });
+    assert_eq!(
+        common::lines_of(&setup.path("env.log")),
+        ["s3cret one||", "s3cret-two||"]
+    );
+
+    // The worker itself holds none of it: not in its title or environment, not in its log.
+    let pid = worker.child.id();
+    for proc_file in ["cmdline", "environ"] {
+        let bytes = std::fs::read(format!("/proc/{pid}/{proc_file}")).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret"),
+            "{proc_file}"
+        );
+    }
+    assert!(worker.signal_and_wait(libc::SIGTERM, LONG).success());
+    let log = worker.log_text();
+    assert!(log.contains("env_file read"), "{log}");
+    assert!(log.contains("names=FROM_FILE"), "{log}");
+    assert!(log.contains(&file.display().to_string()), "{log}");
+    assert!(!log.contains("s3cret"), "{log}");
+    assert!(!log.contains("readable by every user"), "{log}");
+}
+
+#[test]
+fn the_env_file_wins_over_env() {
+    let setup = Setup::new(&["layered:1"]);
+    let file = write_env_file(&setup, "BOTH=from-file\nFROM_FILE=yes\n", 0o644);
+    setup.manifest(&format!(
+        "name: layered\ntopic: layered\n{}\nenv_file: {}\nenv:\n  BOTH: from-env\n  ONLY_ENV: kept\n{KAFKA}",
+        env_recording_command(),
+        file.display()
+    ));
+    let mut worker = setup.worker("layered:1", &[]);
+    wait_for("ready", LONG, || worker.log_text().contains(": ready"));
+    assert_eq!(
+        common::lines_of(&setup.path("env.log")),
+        ["yes|from-file|kept"]
+    );
+    assert!(worker.signal_and_wait(libc::SIGTERM, LONG).success());
+    // Mode 644: every user of the host may read it.
+    let log = worker.log_text();
+    assert!(
+        log.contains("readable by every user of this host: chmod 640"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_missing_or_broken_env_file_fails_the_start_naming_it() {
+    let setup = Setup::new(&["nofile:1"]);
+    let missing = setup.path("missing.env");
+    for (env_file, expected) in [
+        (
+            missing.display().to_string(),
+            format!("{}: cannot read the env_file", missing.display()),
+        ),
+        (
+            setup.path("secrets.env").display().to_string(),
+            format!(
+                "{}:2: expected KEY=VALUE",
+                setup.path("secrets.env").display()
+            ),
+        ),
+    ] {
+        write_env_file(&setup, "A=1\nnot an assignment s3cret\n", 0o600);
+        setup.manifest(&format!(
+            "name: nofile\ntopic: nofile\n{}\nenv_file: {env_file}\n{KAFKA}",
+            env_recording_command()
+        ));
+        let mut worker = setup.worker("nofile:1", &[]);
+        let status = worker.wait_exit(LONG);
+        let log = worker.log_text();
+        assert_eq!(status.code(), Some(2), "{log}");
+        assert!(log.contains(&expected), "{log}");
+        assert!(!log.contains(": ready") && !log.contains("s3cret"), "{log}");
+        assert!(!setup.path("env.log").exists(), "no handler started");
+    }
+
+    // `-`: a missing file is no error.
+    setup.manifest(&format!(
+        "name: nofile\ntopic: nofile\n{}\nenv_file: -{}\n{KAFKA}",
+        env_recording_command(),
+        missing.display()
+    ));
+    let mut worker = setup.worker("nofile:1", &[]);
+    wait_for("ready", LONG, || worker.log_text().contains(": ready"));
+    assert_eq!(common::lines_of(&setup.path("env.log")), ["||"]);
+    assert!(worker.signal_and_wait(libc::SIGTERM, LONG).success());
+    assert!(worker.log_text().contains("env_file missing; optional"));
+}

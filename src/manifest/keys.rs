@@ -22,11 +22,11 @@ pub(crate) const TOP_KEYS: &[&str] = &[
 /// Keys of one consumer.
 pub(crate) const CONSUMER_KEYS: &[&str] = &[
     "name", "topic", "topics", "command", "scale", "role", "hosts", "batch", "retry", "kafka",
-    "env",
+    "env", "env_file",
 ];
 /// Keys of `defaults:` (a consumer's, less what must be per consumer).
 pub(crate) const DEFAULTS_KEYS: &[&str] = &[
-    "command", "scale", "role", "hosts", "batch", "retry", "kafka", "env",
+    "command", "scale", "role", "hosts", "batch", "retry", "kafka", "env", "env_file",
 ];
 /// Keys of `batch:`.
 pub(crate) const BATCH_KEYS: &[&str] = &["max_size", "max_wait_ms"];

@@ -113,6 +113,9 @@ pub struct ConsumerSpec {
     pub kafka: BTreeMap<String, String>,
     /// Environment variables for the handler.
     pub env: BTreeMap<String, String>,
+    /// A file of more environment variables for the handler, read on the host at each handler
+    /// start (secrets that stay out of the manifest); they win over `env`.
+    pub env_file: Option<EnvFile>,
     /// Where the consumer's entry starts in the file.
     pub pos: Pos,
 }
@@ -134,6 +137,25 @@ impl Command {
             Command::Shell(s) => vec!["/bin/sh".to_string(), "-c".to_string(), s.clone()],
             Command::Argv(argv) => argv.clone(),
         }
+    }
+}
+
+/// `env_file:`: a file of `KEY=VALUE` lines in systemd's `EnvironmentFile=` format, which the
+/// worker reads each time it starts the handler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvFile {
+    /// As written, less a leading `-`: absolute, or relative to the app's root (the worker's
+    /// working directory, which the unit sets to the app).
+    pub path: PathBuf,
+    /// Written with a leading `-`, as systemd's `EnvironmentFile=-/path`: a missing file is
+    /// not an error.
+    pub optional: bool,
+}
+
+impl EnvFile {
+    /// Where the file is for an app rooted at `root` (an absolute `path` stays as it is).
+    pub fn resolve(&self, root: &Path) -> PathBuf {
+        root.join(&self.path)
     }
 }
 
@@ -627,6 +649,56 @@ consumers:
             "{msg}"
         );
         assert!(msg.contains("2:20: env `OK` must be a string"), "{msg}");
+    }
+
+    #[test]
+    fn env_file_values() {
+        let m = ok("\
+defaults:
+  env_file: -/etc/kafkactl/shared.env
+consumers:
+  - name: a
+  - name: b
+    env_file: config/b.env
+");
+        assert_eq!(
+            m.consumers[0].env_file,
+            Some(EnvFile {
+                path: "/etc/kafkactl/shared.env".into(),
+                optional: true
+            })
+        );
+        let b = m.consumers[1].env_file.as_ref().unwrap();
+        assert_eq!(
+            (b.path.as_path(), b.optional),
+            (Path::new("config/b.env"), false)
+        );
+        assert_eq!(
+            b.resolve(Path::new("/srv/app")),
+            Path::new("/srv/app/config/b.env")
+        );
+        assert_eq!(
+            m.consumers[0]
+                .env_file
+                .as_ref()
+                .unwrap()
+                .resolve(Path::new("/srv/app")),
+            Path::new("/etc/kafkactl/shared.env")
+        );
+        assert_eq!(ok("- name: a\n").consumers[0].env_file, None);
+
+        let msg = err("- name: a\n  env_file: \"\"\n");
+        assert!(
+            msg.contains("2:13: env_file must be a path, absolute or relative to the app's root"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("got \"\": the path is empty"), "{msg}");
+        let msg = err("- name: a\n  env_file: \"/etc/a\\tb.env\"\n");
+        assert!(msg.contains("2:13: env_file must be a path"), "{msg}");
+        assert!(msg.contains("no control characters"), "{msg}");
+        let msg = err("- name: a\n  env_file: [a.env]\n");
+        assert!(msg.contains("2:13: env_file must be a path"), "{msg}");
+        assert!(msg.ends_with("got a list"), "{msg}");
     }
 
     #[test]

@@ -1,23 +1,25 @@
 //! A consumer's settings: reading the keys that `defaults:` and a consumer share (a
-//! [`Layer`]: `command`, `scale`, `role`/`hosts`, `batch`, `retry`, `kafka`, `env`), then
+//! [`Layer`]: `command`, `scale`, `role`/`hosts`, `batch`, `retry`, `kafka`, `env`,
+//! `env_file`), then
 //! putting the consumer's own layer over `defaults:` over the built-in defaults to make its
 //! [`ConsumerSpec`], with the checks that need both layers (`retry` backoffs, dead letters).
 //!
 //! Layering, as `docs/manifest.md` says: a consumer's value replaces the default one; `batch`
 //! and `retry` merge key by key; `kafka` and `env` merge name by name (the consumer's wins);
-//! a consumer's `role` or `hosts` replaces the default placement.
+//! a consumer's `role` or `hosts` replaces the default placement, and its `env_file` the
+//! default one.
 
 use super::build::{describe, get, Checker};
 use super::error::Pos;
 use super::hosts::PlacementSrc;
 use super::keys::{BATCH_KEYS, RETRY_KEYS};
-use super::rules::{check_kafka_property, is_env_name};
+use super::rules::{check_kafka_property, is_env_name, parse_env_file};
 use super::yaml::{Entry, Node, Value};
 use super::{
-    Batch, Command, ConsumerSpec, Host, OnExhausted, Placement, Retry, DEFAULT_BATCH_MAX_SIZE,
-    DEFAULT_BATCH_MAX_WAIT_MS, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_RETRY_MAX_ATTEMPTS,
-    DEFAULT_RETRY_MAX_BACKOFF_MS, DEFAULT_SCALE, MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS,
-    MAX_RETRY_ATTEMPTS, MAX_RETRY_BACKOFF_MS, MAX_SCALE,
+    Batch, Command, ConsumerSpec, EnvFile, Host, OnExhausted, Placement, Retry,
+    DEFAULT_BATCH_MAX_SIZE, DEFAULT_BATCH_MAX_WAIT_MS, DEFAULT_RETRY_BACKOFF_MS,
+    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_BACKOFF_MS, DEFAULT_SCALE, MAX_BATCH_SIZE,
+    MAX_BATCH_WAIT_MS, MAX_RETRY_ATTEMPTS, MAX_RETRY_BACKOFF_MS, MAX_SCALE,
 };
 use std::collections::BTreeMap;
 
@@ -38,6 +40,7 @@ pub(super) struct Layer {
     dead_letter_topic: Option<(String, Pos)>,
     kafka: Vec<(String, String)>,
     env: Vec<(String, String)>,
+    env_file: Option<EnvFile>,
 }
 
 /// `retry.on_exhausted` as written; [`OnExhausted::DeadLetter`] also needs the topic, which
@@ -89,6 +92,9 @@ impl Checker<'_> {
         }
         if let Some(e) = get(entries, "env") {
             layer.env = self.env(&e.value);
+        }
+        if let Some(e) = get(entries, "env_file") {
+            layer.env_file = self.env_file(&e.value);
         }
         layer
     }
@@ -209,6 +215,25 @@ impl Checker<'_> {
                 )
             },
         )
+    }
+
+    fn env_file(&mut self, node: &Node) -> Option<EnvFile> {
+        let expected = "env_file must be a path, absolute or relative to the app's root (`-` \
+                        first: the file may be missing)";
+        let Value::Scalar { text, .. } = &node.value else {
+            self.err(node.pos, format!("{expected}, got {}", describe(node)));
+            return None;
+        };
+        match parse_env_file(text) {
+            Ok((path, optional)) => Some(EnvFile {
+                path: path.into(),
+                optional,
+            }),
+            Err(why) => {
+                self.err(node.pos, format!("{expected}, got {text:?}: {why}"));
+                None
+            }
+        }
     }
 
     /// A mapping of names to scalar values (`kafka:`, `env:`): `bad_key` explains a name
@@ -371,6 +396,7 @@ impl Checker<'_> {
             },
             kafka,
             env,
+            env_file: own.env_file.or_else(|| defaults.env_file.clone()),
             pos,
         }
     }

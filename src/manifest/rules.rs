@@ -117,6 +117,35 @@ pub(crate) fn is_env_name(key: &str) -> bool {
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// `env_file:`: a path, absolute or relative to the app's root, optionally after a `-` (a
+/// missing file is then not an error, as systemd's `EnvironmentFile=-/path`). Returns the
+/// path without the `-`, and whether there was one.
+///
+/// # Errors
+/// Why it is not one, without the text itself.
+pub(crate) fn parse_env_file(text: &str) -> Result<(&str, bool), String> {
+    let (path, optional) = match text.strip_prefix('-') {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    if path.is_empty() {
+        return Err(if optional {
+            "the path after `-` is empty".to_string()
+        } else {
+            "the path is empty".to_string()
+        });
+    }
+    // A tab, newline or NUL in a path is a paste gone wrong, and NUL cannot reach open(2).
+    if path.chars().any(char::is_control) {
+        return Err("a path has no control characters (tab, newline, NUL, ...)".to_string());
+    }
+    // Quoted YAML keeps spaces that a plain scalar would drop: `" /etc/x"` is not `/etc/x`.
+    if path.trim() != path {
+        return Err("the path starts or ends with whitespace".to_string());
+    }
+    Ok((path, optional))
+}
+
 /// `run_as:` (or `--run-as`): `USER` or `USER:GROUP`, account names as `useradd` accepts
 /// them. The rule lives with [`RunAs`] in [`crate::units`], which writes it into the unit.
 ///
@@ -343,6 +372,33 @@ mod tests {
         for bad in ["", "1X", "A-B", "A B"] {
             assert!(!is_env_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn env_files() {
+        assert_eq!(
+            parse_env_file("/etc/kafkactl/app.env"),
+            Ok(("/etc/kafkactl/app.env", false))
+        );
+        assert_eq!(
+            parse_env_file("-config/secrets.env"),
+            Ok(("config/secrets.env", true))
+        );
+        assert_eq!(parse_env_file(""), Err("the path is empty".to_string()));
+        assert_eq!(
+            parse_env_file("-"),
+            Err("the path after `-` is empty".to_string())
+        );
+        for bad in ["a\0b", "a\nb", "\tx", "-x\u{7f}"] {
+            assert!(
+                parse_env_file(bad)
+                    .unwrap_err()
+                    .contains("control characters"),
+                "{bad:?}"
+            );
+        }
+        assert!(parse_env_file(" /x").unwrap_err().contains("whitespace"));
+        assert!(parse_env_file("-/x ").unwrap_err().contains("whitespace"));
     }
 
     #[test]

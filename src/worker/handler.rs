@@ -5,7 +5,9 @@
 //! The loop reaches it through [`HandlerLauncher`] and [`HandlerConnection`], so that unit
 //! tests can drive the loop with scripted handlers instead of processes.
 
+use super::env_file::{self, Loaded};
 use super::protocol::{self, FromHandler, ProtocolViolation, ToHandler, MAX_REPLY_LINE};
+use crate::manifest::EnvFile;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::process::{ExitStatus, Stdio};
@@ -18,8 +20,14 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 pub struct HandlerSpec {
     /// Program and arguments.
     pub argv: Vec<String>,
-    /// Extra environment (the manifest's `env:` and `KAFKACTL_*`).
+    /// The manifest's `env:`.
     pub env: BTreeMap<String, String>,
+    /// The manifest's `env_file:`, its path resolved against the app's root: read at every
+    /// start, so a rotated secret takes effect at the next one.
+    pub env_file: Option<EnvFile>,
+    /// Who the handler works for (`KAFKACTL_*`): set last, so neither `env:` nor `env_file:`
+    /// changes them.
+    pub worker_env: BTreeMap<String, String>,
     /// The `init` line's content.
     pub init: ToHandler,
     /// How long the handler may take to answer `init`.
@@ -39,6 +47,8 @@ pub enum HandlerError {
     Io(std::io::Error),
     /// It did not answer `init` in time.
     NotReady(Duration),
+    /// Its `env_file:` is missing or does not parse (the message names the file and line).
+    EnvFile(String),
 }
 
 impl fmt::Display for HandlerError {
@@ -54,6 +64,7 @@ impl fmt::Display for HandlerError {
                 "the handler did not answer init with ready within {}s",
                 t.as_secs()
             ),
+            HandlerError::EnvFile(why) => write!(f, "cannot start the handler: {why}"),
         }
     }
 }
@@ -102,6 +113,46 @@ impl HandlerLauncher for HandlerSpec {
     }
 }
 
+impl HandlerSpec {
+    /// The handler's environment for one start: `env:`, then the variables of the
+    /// `env_file:` (they win, as systemd's `EnvironmentFile=` wins over `Environment=`), then
+    /// `KAFKACTL_*`.
+    pub(crate) fn environment(&self, from_file: Option<&Loaded>) -> BTreeMap<String, String> {
+        let mut env = self.env.clone();
+        if let Some(loaded) = from_file {
+            env.extend(loaded.vars.iter().cloned());
+        }
+        env.extend(self.worker_env.clone());
+        env
+    }
+
+    /// Reads the `env_file:` for a start, logging the names it sets and where from, never the
+    /// values. `Ok(None)` without one, or when an optional one is missing.
+    ///
+    /// # Errors
+    /// It is missing (and not optional), unreadable or does not parse.
+    pub(crate) fn read_env_file(&self) -> Result<Option<Loaded>, String> {
+        let Some(file) = &self.env_file else {
+            return Ok(None);
+        };
+        let path = file.path.display();
+        // A blocking read on the worker's only thread: a small local file, once per start.
+        let Some(loaded) = env_file::read(file)? else {
+            tracing::info!(file = %path, "env_file missing; optional (`-`), so none read");
+            return Ok(None);
+        };
+        tracing::info!(file = %path, names = %loaded.names().join(","), "env_file read");
+        if loaded.readable_by_others {
+            tracing::warn!(
+                file = %path,
+                "the env_file is readable by every user of this host: chmod 640 it (owner \
+                 root, group of the app's user), or 600"
+            );
+        }
+        Ok(Some(loaded))
+    }
+}
+
 /// A running handler that answered `init`.
 pub struct Handler {
     child: Child,
@@ -117,10 +168,11 @@ impl Handler {
             .argv
             .split_first()
             .ok_or_else(|| HandlerError::Spawn(std::io::Error::other("empty command")))?;
+        let from_file = spec.read_env_file().map_err(HandlerError::EnvFile)?;
         let mut command = Command::new(program);
         command
             .args(args)
-            .envs(&spec.env)
+            .envs(spec.environment(from_file.as_ref()))
             // systemd's notify socket and watchdog are the worker's, not the handler's.
             .env_remove("NOTIFY_SOCKET")
             .env_remove("WATCHDOG_USEC")
@@ -270,5 +322,67 @@ impl HandlerConnection for Handler {
     async fn kill(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(env_file: Option<EnvFile>) -> HandlerSpec {
+        HandlerSpec {
+            argv: vec!["true".into()],
+            env: BTreeMap::from([
+                ("RAILS_ENV".into(), "production".into()),
+                ("DATABASE_URL".into(), "postgres://localhost/dev".into()),
+            ]),
+            env_file,
+            worker_env: BTreeMap::from([("KAFKACTL_INSTANCE".into(), "1".into())]),
+            init: ToHandler::Shutdown {
+                reason: "unused".into(),
+            },
+            ready_timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn the_env_file_wins_over_env_but_not_over_the_workers_own() {
+        let loaded = Loaded {
+            vars: vec![
+                ("DATABASE_URL".into(), "postgres://db/prod".into()),
+                ("API_TOKEN".into(), "t0ken".into()),
+                ("KAFKACTL_INSTANCE".into(), "9".into()),
+            ],
+            readable_by_others: false,
+        };
+        let env = spec(None).environment(Some(&loaded));
+        assert_eq!(env["RAILS_ENV"], "production");
+        assert_eq!(env["DATABASE_URL"], "postgres://db/prod");
+        assert_eq!(env["API_TOKEN"], "t0ken");
+        assert_eq!(env["KAFKACTL_INSTANCE"], "1");
+        let env = spec(None).environment(None);
+        assert_eq!(env["DATABASE_URL"], "postgres://localhost/dev");
+        assert!(!env.contains_key("API_TOKEN"));
+    }
+
+    #[test]
+    fn the_env_file_is_read_at_every_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.env");
+        let spec = spec(Some(EnvFile {
+            path: path.clone(),
+            optional: false,
+        }));
+        assert!(spec
+            .read_env_file()
+            .unwrap_err()
+            .contains("cannot read the env_file"));
+        std::fs::write(&path, "API_TOKEN=old\n").unwrap();
+        let first = spec.read_env_file().unwrap();
+        assert_eq!(spec.environment(first.as_ref())["API_TOKEN"], "old");
+        // Rotated: the next start sees the new value.
+        std::fs::write(&path, "API_TOKEN=new\n").unwrap();
+        let second = spec.read_env_file().unwrap();
+        assert_eq!(spec.environment(second.as_ref())["API_TOKEN"], "new");
     }
 }

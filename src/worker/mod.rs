@@ -16,6 +16,7 @@
 pub mod batch;
 mod client_context;
 mod dead_letter;
+mod env_file;
 mod handler;
 pub mod protocol;
 pub mod retry;
@@ -30,7 +31,7 @@ mod fakes;
 mod tests;
 
 use crate::error::Failure;
-use crate::manifest::{Manifest, OnExhausted, Retry};
+use crate::manifest::{EnvFile, Manifest, OnExhausted, Retry};
 use crate::metrics::{self, Metrics};
 use crate::notify;
 use crate::units::Instance;
@@ -105,8 +106,16 @@ pub async fn run(options: WorkerOptions, stop: CancellationToken) -> anyhow::Res
         options.statsd.as_deref(),
     )
     .map_err(Failure::Usage)?;
+    // The unit's WorkingDirectory= is the app's root, which a relative env_file starts from.
+    let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let env_file = settings.env_file(&root);
+    if let Some(file) = &env_file {
+        // Read again at every handler start; reading it now makes a missing or broken one fail
+        // the start, before READY, where `systemctl status` shows it.
+        env_file::read(file).map_err(Failure::Usage)?;
+    }
     let config = settings.consumer_config();
-    let worker = KafkaWorker::new(settings, &config, &options)?;
+    let worker = KafkaWorker::new(settings, &config, &options, env_file)?;
     worker.run(stop, &options).await
 }
 
@@ -153,6 +162,7 @@ impl KafkaWorker {
         settings: WorkerSettings,
         config: &ClientConfig,
         options: &WorkerOptions,
+        env_file: Option<EnvFile>,
     ) -> anyhow::Result<KafkaWorker> {
         let joined = Arc::new(AtomicBool::new(false));
         let metrics = Arc::new(Metrics::default());
@@ -171,7 +181,9 @@ impl KafkaWorker {
                 .as_ref()
                 .expect("resolve() checked the command")
                 .argv(),
-            env: settings.handler_env(),
+            env: settings.consumer.env.clone(),
+            env_file,
+            worker_env: settings.worker_env(),
             init: settings.init_message(),
             ready_timeout: options.ready_timeout,
         };

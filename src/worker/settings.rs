@@ -5,10 +5,11 @@ use super::protocol::{ToHandler, VERSION};
 use crate::kafka::config::REQUIRED_CONSUMER;
 use crate::manifest::keys::connection_settings;
 use crate::manifest::rules;
-use crate::manifest::{ConsumerSpec, Manifest};
+use crate::manifest::{ConsumerSpec, EnvFile, Manifest};
 use crate::units::Instance;
 use rdkafka::ClientConfig;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// A resolved worker instance.
 #[derive(Debug, Clone)]
@@ -160,15 +161,24 @@ impl WorkerSettings {
         (self.consumer.batch.max_size * 4).clamp(1_000, 100_000)
     }
 
-    /// The handler's environment: the manifest's `env:` plus who it works for.
-    pub fn handler_env(&self) -> BTreeMap<String, String> {
-        let mut env = self.consumer.env.clone();
+    /// Who the handler works for, in its environment (over `env:` and `env_file:`).
+    pub fn worker_env(&self) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
         env.insert("KAFKACTL_CONSUMER".into(), self.consumer.name.clone());
         env.insert("KAFKACTL_INSTANCE".into(), self.instance.index.to_string());
         env.insert("KAFKACTL_GROUP".into(), self.group.clone());
         env.insert("KAFKACTL_CLIENT_ID".into(), self.client_id.clone());
         env.insert("KAFKACTL_TOPICS".into(), self.consumer.topics.join(","));
         env
+    }
+
+    /// The consumer's `env_file:`, a relative path taken from `root` (the app's root: the
+    /// worker's working directory).
+    pub fn env_file(&self, root: &Path) -> Option<EnvFile> {
+        self.consumer.env_file.as_ref().map(|file| EnvFile {
+            path: file.resolve(root),
+            optional: file.optional,
+        })
     }
 
     /// The `init` line.
@@ -217,9 +227,8 @@ mod tests {
         assert_eq!(config.get("group.id"), Some("myapp-price_drops"));
         assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(config.get("fetch.min.bytes"), Some("10"));
-        let env = s.handler_env();
-        assert_eq!(env["LOG_LEVEL"], "debug");
-        assert_eq!(env["KAFKACTL_INSTANCE"], "2");
+        assert_eq!(s.consumer.env["LOG_LEVEL"], "debug");
+        assert_eq!(s.worker_env()["KAFKACTL_INSTANCE"], "2");
         // Flags win over the manifest.
         let s = resolve(
             &m,
@@ -231,6 +240,28 @@ mod tests {
         .unwrap();
         assert_eq!(s.brokers, "127.0.0.1:1");
         assert_eq!(s.statsd.as_deref(), Some("10.0.0.1:8125"));
+    }
+
+    #[test]
+    fn a_relative_env_file_starts_at_the_apps_root() {
+        let m = manifest(&GOOD.replace("    env:\n", "    env_file: -config/app.env\n    env:\n"));
+        let s = resolve(&m, &Instance::new("price_drops", 1), "h", None, None).unwrap();
+        let file = s.env_file(Path::new("/srv/myapp/current")).unwrap();
+        assert_eq!(file.path, Path::new("/srv/myapp/current/config/app.env"));
+        assert!(file.optional);
+        let m = manifest(&GOOD.replace("    env:\n", "    env_file: /etc/myapp.env\n    env:\n"));
+        let s = resolve(&m, &Instance::new("price_drops", 1), "h", None, None).unwrap();
+        let file = s.env_file(Path::new("/srv/myapp/current")).unwrap();
+        assert_eq!(file.path, Path::new("/etc/myapp.env"));
+        assert!(!file.optional);
+        let s = resolve(
+            &manifest(GOOD),
+            &Instance::new("price_drops", 1),
+            "h",
+            None,
+            None,
+        );
+        assert_eq!(s.unwrap().env_file(Path::new("/srv")), None);
     }
 
     #[test]
