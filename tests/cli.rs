@@ -177,6 +177,24 @@ fn manifest_check_validates_offline_and_prints_the_resolved_consumers() {
     common::schema::assert_valid("manifest-check.json", &json);
     assert_eq!(json["consumers"][0]["name"], "price_drops");
     assert_eq!(json["consumers"][0]["group"], "myapp-price_drops");
+    // The extended form, env_file and hosts included, fits the schema too.
+    let extended =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests/good/extended.yml");
+    let out = Command::new(kafkactl())
+        .arg("-f")
+        .arg(&extended)
+        .args(["manifest", "check", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::output_text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::schema::assert_valid("manifest-check.json", &json);
+    assert!(
+        json["consumers"].as_array().unwrap().iter().any(
+            |c| c["env_file"]["path"].is_string() && !c["hosts"].as_array().unwrap().is_empty()
+        ),
+        "{json:#}"
+    );
     let out = Command::new(kafkactl())
         .arg("-f")
         .arg(&example)
