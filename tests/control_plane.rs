@@ -538,6 +538,26 @@ fn install_units_resolves_the_manifest_in_the_workdir_prints_and_guards_another_
         std::fs::read_to_string(unit_dir().join("kafka-consumer@.service")).ok(),
         before
     );
+    // Without --workdir, run from `current` as a shell does ($PWD names the link): the units
+    // name the link, not the release it points at today.
+    let out = Command::new(kafkactl())
+        .current_dir(&one)
+        .env("PWD", &one)
+        .args([
+            "--user",
+            "install-units",
+            "--proxy-config",
+            "/dev/null",
+            "--print",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        printed.contains(&format!("WorkingDirectory={}\n", one.display())),
+        "{printed}"
+    );
 
     // A workdir without the manifest is refused, nothing written.
     let empty = root.path().join("empty");

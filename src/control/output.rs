@@ -303,6 +303,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_host_row_says_null_in_json_where_the_table_says_dash() {
+        let host = crate::manifest::Host::parse("deploy@web1").unwrap();
+        let row = StatusRow::unreachable(&Target::Ssh(host), "connection refused".into());
+        let json = serde_json::to_value(&row).unwrap();
+        assert_eq!(json["unit"], serde_json::Value::Null, "{json}");
+        assert_eq!(json["instance"], serde_json::Value::Null, "{json}");
+        assert_eq!(json["sub_state"], serde_json::Value::Null, "{json}");
+        assert_eq!(json["active_state"], "unreachable");
+        assert_eq!(json["error"], "connection refused");
+        assert!(row.is_unreachable() && !row.is_active());
+        let text = status_table(&[row], true, false);
+        assert!(text.contains("unreachable/-"), "{text}");
+    }
+
+    #[test]
     fn plain_tables_are_aligned_columns_without_borders() {
         let text = plain_table(
             &["UNIT", "STATE", "STATUS"],
