@@ -206,7 +206,7 @@ pub fn summary_table(rows: &[HostSummary], color: bool) -> String {
             Cell::new(&row.detail),
         ]);
     }
-    table.to_string()
+    crate::control::output::render_table(&table)
 }
 
 /// `YYYY-MM-DD HH:MM:SS` UTC, now.
