@@ -293,7 +293,9 @@ fn disable_and_stop_takes_down_only_the_manifests_consumers_unless_all() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("kafka_consumers.yml");
     std::fs::write(&manifest, "- name: cp_mine\n  scale: 2\n").unwrap();
+    // What a failed earlier run may have left.
     let _ = run(&["disable-and-stop", "-c", "cp_theirs"]);
+    let _ = run(&["disable-and-stop", "-c", "cp_mine"]);
     let out = run_with(&manifest, &["spawn"]);
     assert!(out.status.success(), "{}", text(&out));
     // Another app's consumer (not in this manifest) on the same manager.

@@ -257,9 +257,9 @@ impl FleetProgress {
     /// A line about the whole fleet (printed above the bars on a terminal).
     pub fn line(&self, text: &str) {
         match &self.multi {
-            Some(multi) => {
-                let _ = multi.println(text);
-            }
+            // Printed with the bars out of the way: println would leave the line unterminated
+            // before anything else written to the terminal (the plan, a prompt).
+            Some(multi) => multi.suspend(|| eprintln!("{text}")),
             None => eprintln!("{} {text}", timestamp()),
         }
     }
