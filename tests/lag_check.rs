@@ -55,14 +55,50 @@ fn text(out: &Output) -> String {
 }
 
 /// The cells of every table row in `text` (`| a | b |` lines), trimmed.
+/// The cells of every table in `text` as kafkactl prints them off a terminal: plain columns,
+/// each starting where its header word does (headers are upper case; a cell may be empty).
 fn rows(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .filter(|l| l.starts_with('|'))
-        .map(|l| {
-            let inner = l.trim().trim_matches('|');
-            inner.split('|').map(|c| c.trim().to_string()).collect()
-        })
-        .collect()
+    let is_header = |line: &str| {
+        line.contains("  ")
+            && line
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || " /()".contains(c))
+    };
+    let mut starts: Option<Vec<usize>> = None;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if is_header(line) {
+            let chars: Vec<char> = line.chars().collect();
+            starts = Some(
+                (0..chars.len())
+                    .filter(|&i| {
+                        chars[i] != ' '
+                            && (i == 0 || (i >= 2 && chars[i - 1] == ' ' && chars[i - 2] == ' '))
+                    })
+                    .collect(),
+            );
+        } else if line.trim().is_empty() || line.starts_with("note:") {
+            starts = None;
+            continue;
+        }
+        let Some(starts) = &starts else { continue };
+        let chars: Vec<char> = line.chars().collect();
+        let cell = |from: usize, to: usize| -> String {
+            chars[from.min(chars.len())..to.min(chars.len())]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string()
+        };
+        out.push(
+            starts
+                .iter()
+                .enumerate()
+                .map(|(k, &from)| cell(from, starts.get(k + 1).copied().unwrap_or(usize::MAX)))
+                .collect(),
+        );
+    }
+    out
 }
 
 fn cells(items: &[&str]) -> Vec<String> {
