@@ -230,3 +230,38 @@ async fn status_with_lag(ctx: &Context, args: &StatusArgs) -> Result<u8> {
         1
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::Instance;
+
+    fn row(target: &Target, state: &str) -> StatusRow {
+        let mut row = StatusRow::new(
+            target,
+            &Instance::new("orders", 1),
+            Err(crate::systemd::SystemdError::Refused {
+                action: "read the status of".into(),
+                unit: "kafka-consumer@orders:1.service".into(),
+                error_name: "org.freedesktop.systemd1.NoSuchUnit".into(),
+                message: "not loaded".into(),
+            }),
+        );
+        row.active_state = state.into();
+        row
+    }
+
+    #[test]
+    fn an_unreachable_host_fails_status_as_it_fails_deploy() {
+        let host = Target::Ssh(crate::manifest::Host::parse("web1").unwrap());
+        let active = row(&Target::Local, "active");
+        let inactive = row(&Target::Local, "inactive");
+        let lost = StatusRow::unreachable(&host, "connection refused".into());
+        assert_eq!(exit_code(std::slice::from_ref(&active)), 0);
+        assert_eq!(
+            exit_code(&[active.clone(), inactive.clone()]),
+            EXIT_NOT_ACTIVE
+        );
+        assert_eq!(exit_code(&[active, inactive, lost]), EXIT_FAILED);
+    }
+}
