@@ -1283,7 +1283,7 @@ _kafkactl() {
             return 0
             ;;
         kafkactl__subcmd__restart)
-            opts="-c -y -o -i -f -h -V --consumer --fleet --batch-size --dry-run --yes --output --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --log --user --manifest --help --version"
+            opts="-c -y -o -i -f -h -V --consumer --fleet --dry-run --yes --output --hosts --known-hosts --accept-new-host-keys --identity --connect-timeout --parallel --batch-size --log --user --manifest --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1294,10 +1294,6 @@ _kafkactl() {
                     return 0
                     ;;
                 -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --batch-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1330,6 +1326,10 @@ _kafkactl() {
                     return 0
                     ;;
                 --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -107,7 +107,6 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -l user -d 'Talk
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s c -l consumer -d 'NAME or NAME:K' -r
-complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l batch-size -d 'Most instances of the consumer restarted at once across the hosts (never all of them)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s o -l output -d 'Output format: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)' -r -f -a "table\t'A table for people'
 json\t'JSON for programs'"
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l hosts -d 'Hosts to act on, [user@]address[:port], comma-separated or repeated (deploy: default the manifest\'s hosts)' -r
@@ -115,6 +114,7 @@ complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l known-host
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s i -l identity -d 'SSH private key for hosts whose manifest entry names none [default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l connect-timeout -d 'Seconds to connect to and authenticate with one host' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l parallel -d 'Hosts worked on at once' -r
+complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l batch-size -d 'Most instances of the consumer restarted at once across the hosts (never all of them)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l log -d 'Log level or filter (error, warn, info, debug, trace, or a tracing filter)' -r
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -s f -l manifest -d 'The consumer manifest [default: config/kafka_consumers.yml]' -r -F
 complete -c kafkactl -n "__fish_kafkactl_using_subcommand restart" -l fleet -d 'Every host of the manifest (`hosts:` and `roles:`) instead of this one'

@@ -134,7 +134,6 @@ json\:"JSON for programs"))' \
 _arguments "${_arguments_options[@]}" : \
 '-c+[NAME or NAME\:K]:NAME[:K]:_default' \
 '--consumer=[NAME or NAME\:K]:NAME[:K]:_default' \
-'--batch-size=[Most instances of the consumer restarted at once across the hosts (never all of them)]:BATCH_SIZE:_default' \
 '-o+[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
 json\:"JSON for programs"))' \
 '--output=[Output format\: the plan as a diff and a summary table, or one JSON document (docs/schemas/plan.json)]:OUTPUT:((table\:"A table for people"
@@ -145,6 +144,7 @@ json\:"JSON for programs"))' \
 '--identity=[SSH private key for hosts whose manifest entry names none \[default\: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa\]]:FILE:_files' \
 '--connect-timeout=[Seconds to connect to and authenticate with one host]:SECS:_default' \
 '--parallel=[Hosts worked on at once]:PARALLEL:_default' \
+'--batch-size=[Most instances of the consumer restarted at once across the hosts (never all of them)]:BATCH_SIZE:_default' \
 '--log=[Log level or filter (error, warn, info, debug, trace, or a tracing filter)]:LOG:_default' \
 '-f+[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \
 '--manifest=[The consumer manifest \[default\: config/kafka_consumers.yml\]]:MANIFEST:_files' \

@@ -243,33 +243,33 @@ pub struct SpawnArgs {
 #[derive(Debug, Args)]
 #[command(after_help = STOP_EXAMPLES)]
 pub struct StopArgs {
-    /// NAME or NAME:K
-    #[arg(short = 'c', long, value_name = "NAME[:K]")]
-    pub consumer: String,
-    /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
-    #[arg(long)]
-    pub fleet: bool,
-    /// Plan, ask, report
+    /// Which instances, where, and how
     #[command(flatten)]
-    pub change: ChangeArgs,
-    /// How to reach hosts (with --hosts or --fleet)
-    #[command(flatten)]
-    pub ssh: SshArgs,
+    pub instances: InstancesArgs,
 }
 
 /// `kafkactl restart`
 #[derive(Debug, Args)]
 #[command(after_help = RESTART_EXAMPLES)]
 pub struct RestartArgs {
+    /// Which instances, where, and how
+    #[command(flatten)]
+    pub instances: InstancesArgs,
+    /// Most instances of the consumer restarted at once across the hosts (never all of them)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub batch_size: u32,
+}
+
+/// The instances `stop` and `restart` act on: `-c NAME[:K]` on this machine, `--hosts` or
+/// `--fleet`.
+#[derive(Debug, Args)]
+pub struct InstancesArgs {
     /// NAME or NAME:K
     #[arg(short = 'c', long, value_name = "NAME[:K]")]
     pub consumer: String,
     /// Every host of the manifest (`hosts:` and `roles:`) instead of this one
     #[arg(long)]
     pub fleet: bool,
-    /// Most instances of the consumer restarted at once across the hosts (never all of them)
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub batch_size: u32,
     /// Plan, ask, report
     #[command(flatten)]
     pub change: ChangeArgs,

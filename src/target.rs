@@ -133,44 +133,28 @@ impl Target {
                 let link = transport::connect_link(host, ssh)
                     .await
                     .map_err(|e| e.to_string())?;
-                // The vetting runs on this thread: the closure is not 'static.
-                let link = std::sync::Arc::new(link);
-                let reader = link.clone();
+                // Read what is there first; the vetting runs on this thread (the closure is
+                // not 'static), and nothing is written when it refuses.
                 let names: Vec<String> = owned.iter().map(|(n, _)| n.clone()).collect();
-                let existing = tokio::task::spawn_blocking(move || {
-                    let dir = match scope {
-                        Scope::System => PathBuf::from("/etc/systemd/system"),
-                        Scope::User => reader
-                            .home_dir()
-                            .map_err(|e| e.to_string())?
-                            .join(".config/systemd/user"),
-                    };
+                let (link, dir, existing) = tokio::task::spawn_blocking(move || {
+                    let dir = remote_unit_dir(&link, scope)?;
                     let mut found = Vec::new();
                     for name in names {
-                        if let Some(bytes) = reader
+                        if let Some(bytes) = link
                             .read_file(&dir.join(&name))
                             .map_err(|e| e.to_string())?
                         {
                             found.push((name, String::from_utf8_lossy(&bytes).into_owned()));
                         }
                     }
-                    Ok::<_, String>(found)
+                    Ok::<_, String>((link, dir, found))
                 })
                 .await
                 .map_err(|e| e.to_string())??;
                 for (name, text) in &existing {
                     vet(name, text)?;
                 }
-                let link = std::sync::Arc::try_unwrap(link)
-                    .map_err(|_| "the SSH link is still shared".to_string())?;
                 let (link, dir) = tokio::task::spawn_blocking(move || {
-                    let dir = match scope {
-                        Scope::System => PathBuf::from("/etc/systemd/system"),
-                        Scope::User => link
-                            .home_dir()
-                            .map_err(|e| e.to_string())?
-                            .join(".config/systemd/user"),
-                    };
                     for (name, bytes) in &owned {
                         link.write_file(&dir.join(name), bytes)
                             .map_err(|e| e.to_string())?;
@@ -188,6 +172,17 @@ impl Target {
         systemd.reload().await.map_err(|e| e.to_string())?;
         Ok(dir)
     }
+}
+
+/// The `scope` manager's unit directory on a host.
+fn remote_unit_dir(link: &transport::ssh::SshLink, scope: Scope) -> Result<PathBuf, String> {
+    Ok(match scope {
+        Scope::System => PathBuf::from("/etc/systemd/system"),
+        Scope::User => link
+            .home_dir()
+            .map_err(|e| e.to_string())?
+            .join(".config/systemd/user"),
+    })
 }
 
 /// Writes files into `dir` on this machine, each through a temporary name and a rename.

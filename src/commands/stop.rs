@@ -17,6 +17,7 @@ fn selector(arg: &str) -> Result<InstanceSelector> {
 /// `stop -c NAME[:K]`: the matching running instances stop (they stay enabled, so they come
 /// back at boot; `disable-and-stop` keeps them down).
 pub(super) async fn stop(ctx: &Context, args: &StopArgs) -> Result<u8> {
+    let args = &args.instances;
     let selector = selector(&args.consumer)?;
     // Checked before anything is reached: a broken manifest is the answer, not a host.
     let (_, hosts) = select(ctx, &args.ssh, args.fleet, false)?;
@@ -29,9 +30,11 @@ pub(super) async fn stop(ctx: &Context, args: &StopArgs) -> Result<u8> {
 /// `restart -c NAME[:K]`: the matching instances restart rolling, `--batch-size` at a time
 /// across the hosts, each batch waited for (READY) before the next, as `deploy` does.
 pub(super) async fn restart(ctx: &Context, args: &RestartArgs) -> Result<u8> {
+    let batch_size = args.batch_size;
+    let args = &args.instances;
     let selector = selector(&args.consumer)?;
     let (_, hosts) = select(ctx, &args.ssh, args.fleet, false)?;
-    let mut options = run_options(ctx, "restart", &args.change, &args.ssh, args.batch_size);
+    let mut options = run_options(ctx, "restart", &args.change, &args.ssh, batch_size);
     options.must_match = Some(selector.clone());
     let planner = |_: &_, observed: &[_]| plan::each(observed, &selector, Step::Restart);
     Ok(apply::run(hosts, &planner, &options).await)
