@@ -367,6 +367,25 @@ fn consumers_run_from_the_package_as_the_app_user_and_log_to_journald() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--run-as root"), "{}", text(&out));
+    // Over units written for the app's directory, these (this directory) are another app's:
+    // refused on every host, read over SFTP, until --force.
+    let out = fleet.run(&[
+        "install-units",
+        "--fleet",
+        "--kafkactl",
+        "/usr/bin/kafkactl",
+        "--run-as",
+        "root",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        text(&out)
+            .matches("serves another app: app directory")
+            .count(),
+        HOSTS.len(),
+        "{}",
+        text(&out)
+    );
     // Root must be asked for, and is warned about.
     let out = fleet.run(&[
         "install-units",
