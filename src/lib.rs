@@ -39,6 +39,10 @@ pub(crate) mod units;
 pub(crate) mod worker;
 
 #[doc(hidden)]
+/// The fuzz targets' invariants (public: the fuzz crate and the corpus replay call them).
+pub mod fuzz_checks;
+
+#[doc(hidden)]
 /// What the benchmarks, the integration tests and the fuzz targets (fuzz/) use of the
 /// library: the RESP frames their Redis client speaks and the parsers the fuzzers drive, the
 /// handler-protocol decoder, the systemd layer they check against a real manager, the
@@ -46,6 +50,7 @@ pub(crate) mod worker;
 pub mod testing {
     pub use crate::fleet::report::{plan_text, HostPlan};
     pub use crate::fleet::rolling::{batches as rolling_batches, Member};
+    pub use crate::fuzz_checks as fuzz;
     pub use crate::manifest::{Command, Manifest, OnExhausted, Placement};
     pub use crate::plan::{reconcile, Desired, Observed, PlanOptions, Step};
     pub use crate::resp::frame::{

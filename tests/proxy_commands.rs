@@ -132,6 +132,35 @@ fn dump_waits_for_this_connections_deliveries() {
 }
 
 #[test]
+fn dump_counts_and_waits_for_this_connections_messages_only() {
+    // The dev broker, always: the test kills it, and a real cluster is shared.
+    let mut broker = Broker::dev(&["--topic", "greet:4"]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    let mut quiet = proxy.raw();
+    let mut busy = proxy.raw();
+    assert_eq!(
+        quiet.cmd("RPUSHX topics:greet delivered"),
+        Frame::Integer(1)
+    );
+    assert_eq!(quiet.cmd("DUMP 10000"), Frame::Integer(0));
+    // With the broker gone, what `busy` produces stays queued in the shared producer.
+    broker.kill();
+    for i in 0..50 {
+        busy.send(&[b"RPUSHX", b"topics:greet", format!("q{i}").as_bytes()]);
+    }
+    for _ in 0..50 {
+        assert_eq!(busy.read(), Some(Frame::Integer(1)));
+    }
+    // `quiet` has nothing in flight: its DUMP says 0, however long the other's queue. A DUMP
+    // that waited on (or counted) the whole producer would say 50 here.
+    assert_eq!(quiet.cmd("DUMP 2000"), Frame::Integer(0));
+    match busy.cmd("DUMP 200") {
+        Frame::Integer(n) => assert_eq!(n, 50, "busy's undelivered messages"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn stats_count_both_sides_and_del_resets_them() {
     let (_b, proxy) = rig();
     produce(&proxy, "greet", &values("s", 3));

@@ -46,6 +46,19 @@ impl Drop for Cleanup {
     }
 }
 
+/// One property of a unit, as `systemctl show -p NAME --value` prints it.
+fn show(unit: &str, property: &str) -> String {
+    let out = systemctl(&["show", "-p", property, "--value", unit]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// When systemd last heard WATCHDOG=1 from the unit (monotonic µs; 0: never).
+fn watchdog_ping(unit: &str) -> u64 {
+    show(unit, "WatchdogTimestampMonotonic")
+        .parse()
+        .unwrap_or(0)
+}
+
 fn n_restarts(unit: &str) -> u32 {
     let out = systemctl(&["show", "-p", "NRestarts", "--value", unit]);
     String::from_utf8_lossy(&out.stdout)
@@ -228,10 +241,11 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
     }
 
     // A hung handler: the watchdog (3 s here) kills the instance and systemd restarts it.
+    // RestartSec leaves the killed run's Result readable for a while before the restart.
     std::fs::create_dir_all(&dropin).unwrap();
     std::fs::write(
         dropin.join("watchdog.conf"),
-        "[Service]\nWatchdogSec=3s\nRestartSec=1s\n",
+        "[Service]\nWatchdogSec=3s\nRestartSec=3s\n",
     )
     .unwrap();
     assert!(systemctl(&["daemon-reload"]).status.success());
@@ -239,12 +253,40 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
     assert!(out.status.success(), "{}", text(&out));
     let unit = "kafka-consumer@stuck:1.service";
     assert_eq!(n_restarts(unit), 0);
-    produce_direct(&broker.bootstrap, "stuck", &["hang".to_string()]);
-    wait_for("a watchdog restart", Duration::from_secs(60), || {
-        n_restarts(unit) >= 1
+    // A healthy worker pets the watchdog: systemd's record of the last ping moves on within
+    // one run (a restart would move it too, hence NRestarts 0 throughout: a worker that never
+    // pets is killed after 3 s).
+    let first_ping = watchdog_ping(unit);
+    wait_for("a second watchdog ping", Duration::from_secs(30), || {
+        let now = watchdog_ping(unit);
+        assert_eq!(
+            n_restarts(unit),
+            0,
+            "killed before the hang: no watchdog pings"
+        );
+        now > 0 && now != first_ping
     });
+    produce_direct(&broker.bootstrap, "stuck", &["hang".to_string()]);
+    // Killed by the watchdog (Result=watchdog), not by a crash of its own, then restarted.
+    let mut saw_watchdog = false;
+    wait_for(
+        "a watchdog kill and restart",
+        Duration::from_secs(60),
+        || {
+            saw_watchdog |= show(unit, "Result") == "watchdog";
+            saw_watchdog && n_restarts(unit) >= 1
+        },
+    );
     let out = kafkactl_user(&["disable-and-stop", "-c", "stuck"]);
     assert!(out.status.success(), "{}", text(&out));
+    // The healthy instances were never restarted meanwhile, and they pet their watchdog too.
+    for unit in [
+        "kafka-consumer@price_drops:1.service",
+        "kafka-consumer@price_drops:2.service",
+    ] {
+        assert_eq!(n_restarts(unit), 0, "{unit} was restarted");
+        assert!(watchdog_ping(unit) > 0, "{unit} never pinged its watchdog");
+    }
 
     // A clean stop: inactive, not failed.
     let out = kafkactl_user(&["disable-and-stop", "-c", "price_drops"]);
