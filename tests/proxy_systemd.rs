@@ -35,7 +35,8 @@ fn the_proxy_is_a_type_notify_service() {
         "no systemd user manager: run `scripts/systemd-user.sh start` and \
          `eval \"$(scripts/systemd-user.sh env)\"` (scripts/test.sh does both)"
     );
-    let broker = Broker::start(&[]);
+    // The dev broker, always: the test freezes it to hold the shutdown in its first stage.
+    let mut broker = Broker::dev(&["--topic", "sd:1"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -43,12 +44,12 @@ fn the_proxy_is_a_type_notify_service() {
         .port();
     let unit = format!("kafkactl-proxy-test-{port}.service");
     let listen = format!("127.0.0.1:{port}");
-    // Type=notify: systemd-run returns once the proxy said READY=1 (or failed).
-    let out = Command::new("systemd-run")
+    // --wait: systemd-run stays until the unit ends and then says how its main process exited
+    // (the unit itself may be unloaded by then, taking its properties with it).
+    let run = Command::new("systemd-run")
         .args([
             "--user",
-            "--quiet",
-            "--collect",
+            "--wait",
             "-p",
             "Type=notify",
             "-p",
@@ -59,17 +60,17 @@ fn the_proxy_is_a_type_notify_service() {
         .args(["proxy", "--listen", &listen, "--brokers", &broker.bootstrap])
         .arg("--config")
         .arg(dev_config())
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
     let _cleanup = StopOnDrop(unit.clone());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(show(&unit, "ActiveState"), "active");
+    // Type=notify: active only once the proxy said READY=1, which it says once it listens.
+    wait_for("the unit to be active", Duration::from_secs(30), || {
+        show(&unit, "ActiveState") == "active"
+    });
     assert!(show(&unit, "StatusText").starts_with(&format!("listening on {listen}")));
-    // READY came after the socket was bound: it answers at once.
     let mut raw = Raw::connect(listen.parse().unwrap());
     assert_eq!(raw.cmd("PING"), Frame::Simple("PONG".into()));
     drop(raw);
@@ -79,23 +80,28 @@ fn the_proxy_is_a_type_notify_service() {
         || show(&unit, "StatusText").contains("connections"),
     );
 
-    let stop = Command::new("systemctl")
-        .args(["--user", "stop", &unit])
+    // A consumer whose final commit waits on a frozen broker holds the drain in its first
+    // stage: meanwhile systemd shows the unit deactivating, as STOPPING=1 tells it.
+    let mut c = Raw::connect(listen.parse().unwrap());
+    c.send(&[b"CLIENT", b"SETNAME", b"sd:c1"]);
+    assert!(matches!(c.read(), Some(Frame::Bulk(_) | Frame::Simple(_))));
+    c.send(&[b"BLPOP", b"topics:sd", b"30"]);
+    let broker_pid = broker.dev_proc().child.id() as i32;
+    // SAFETY: signals to a child process of this test.
+    assert_eq!(unsafe { libc::kill(broker_pid, libc::SIGSTOP) }, 0);
+    let term = Command::new("systemctl")
+        .args(["--user", "kill", "--kill-whom=main", "-s", "TERM", &unit])
         .status()
         .unwrap();
-    assert!(stop.success());
-    // Stopped by SIGTERM and exited 0 after the drain (a failed exit would leave it failed).
-    let state = show(&unit, "ActiveState");
-    assert!(
-        state == "inactive" || state.is_empty(),
-        "state after stop: {state}"
-    );
-    assert!(
-        Command::new("systemctl")
-            .args(["--user", "is-failed", "--quiet", &unit])
-            .status()
-            .unwrap()
-            .code()
-            != Some(0)
-    );
+    assert!(term.success());
+    wait_for("STOPPING=1 (deactivating)", Duration::from_secs(15), || {
+        show(&unit, "ActiveState") == "deactivating"
+    });
+    assert_eq!(unsafe { libc::kill(broker_pid, libc::SIGCONT) }, 0);
+    let out = run.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    // A clean drain exits 0: the unit's result is success, not exit-code.
+    assert!(out.status.success(), "systemd-run: {said}");
+    assert!(said.contains("Finished with result: success"), "{said}");
+    assert!(said.contains("code=exited/status=0"), "{said}");
 }

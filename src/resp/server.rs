@@ -42,28 +42,39 @@ pub async fn serve(
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
     let status = tokio::spawn(report_status(shared.clone(), local));
 
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let permit = slots.clone().try_acquire_owned();
-                    let shared = shared.clone();
-                    connections.spawn(async move {
-                        match permit {
-                            Ok(_permit) => handle(stream, peer, shared).await,
-                            Err(_) => refuse(stream, &shared).await,
+    // The accept loop runs until stage 3, not until the signal: during stage 1 (consumers
+    // committing, which can take a while) clients still connect and produce, as in Rafka.
+    let accept_loop = {
+        let shared = shared.clone();
+        let connections = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shared.shutdown.accept.cancelled() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, peer)) => {
+                            let permit = slots.clone().try_acquire_owned();
+                            let shared = shared.clone();
+                            connections.spawn(async move {
+                                match permit {
+                                    Ok(_permit) => handle(stream, peer, shared).await,
+                                    Err(_) => refuse(stream, &shared).await,
+                                }
+                            });
                         }
-                    });
-                }
-                Err(err) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                        Err(err) => {
+                            // Out of file descriptors and the like: back off instead of
+                            // spinning.
+                            tracing::warn!(error = %err, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
                 }
             }
-        }
-    }
+            // The listener is dropped here: from now on connecting is refused.
+        })
+    };
+    stop.cancelled().await;
 
     status.abort();
     crate::notify::stopping();
@@ -83,7 +94,7 @@ pub async fn serve(
 
     tracing::info!("shutdown 2/4: consumers closed and offsets committed");
     shared.shutdown.accept.cancel();
-    drop(listener);
+    let _ = accept_loop.await;
     tracing::info!("shutdown 3/4: not accepting connections; closing the rest");
     shared.shutdown.connections.cancel();
     connections.close();
