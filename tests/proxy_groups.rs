@@ -34,31 +34,38 @@ fn keyed_messages_land_in_one_partition() {
     let broker = Broker::start(&["--topic", "keyed:4"]);
     let proxy = Proxy::start(&broker.bootstrap, &[]);
     let mut p = proxy.raw();
-    for i in 0..20 {
-        let key = if i % 2 == 0 {
-            "topics:keyed:user-1"
-        } else {
-            "topics:keyed:user-2"
-        };
-        p.send(&[b"RPUSHX", key.as_bytes(), format!("{i}").as_bytes()]);
+    // Eight keys, ten messages each, interleaved. With keys honoured each key's messages share
+    // one partition and the keys spread over several; with keys ignored a message goes
+    // wherever the partitioner puts unkeyed ones (one sticky partition for all, or any).
+    let keys: Vec<String> = (0..8).map(|k| format!("user-{k}")).collect();
+    for i in 0..80 {
+        let key = &keys[i % keys.len()];
+        p.send(&[
+            b"RPUSHX",
+            format!("topics:keyed:{key}").as_bytes(),
+            format!("{key}/{i}").as_bytes(),
+        ]);
         assert_eq!(p.read(), Some(Frame::Integer(1)));
     }
     assert_eq!(p.cmd("DUMP 5000"), Frame::Integer(0));
     let mut c = consumer(&proxy, "keyed:c1");
-    let msgs = drain(&mut c, "topics:keyed", 20, true, Duration::from_secs(30));
-    assert_eq!(msgs.len(), 20);
-    let mut partition_of: HashMap<bool, HashSet<i64>> = HashMap::new();
+    let msgs = drain(&mut c, "topics:keyed", 80, true, Duration::from_secs(30));
+    assert_eq!(msgs.len(), 80);
+    let mut partitions_of: HashMap<String, HashSet<i64>> = HashMap::new();
     for m in &msgs {
-        let even = String::from_utf8(m.value.clone())
-            .unwrap()
-            .parse::<i32>()
-            .unwrap()
-            % 2
-            == 0;
-        partition_of.entry(even).or_default().insert(m.partition);
+        let value = String::from_utf8(m.value.clone()).unwrap();
+        let key = value.split('/').next().unwrap().to_string();
+        partitions_of.entry(key).or_default().insert(m.partition);
     }
-    assert_eq!(partition_of[&true].len(), 1, "{partition_of:?}");
-    assert_eq!(partition_of[&false].len(), 1, "{partition_of:?}");
+    assert_eq!(partitions_of.len(), 8, "{partitions_of:?}");
+    for (key, partitions) in &partitions_of {
+        assert_eq!(partitions.len(), 1, "{key} spread over {partitions:?}");
+    }
+    let used: HashSet<i64> = partitions_of.values().flatten().copied().collect();
+    assert!(
+        used.len() >= 2,
+        "every key in one partition: {partitions_of:?}"
+    );
 }
 
 #[test]

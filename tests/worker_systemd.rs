@@ -163,30 +163,33 @@ fn the_ruby_consumer_runs_in_real_units_and_a_hung_handler_is_restarted_by_the_w
 
     // Both instances got partitions; each shows the seed's STATUS line once it has handled
     // something (the status is throttled to one per second).
-    let mut shown = String::new();
-    wait_for(
-        "a STATUS line with an offset",
-        Duration::from_secs(30),
-        || {
-            shown = text(&systemctl(&[
-                "status",
-                "--no-pager",
-                "--lines=0",
-                "kafka-consumer@price_drops:1.service",
-            ]));
-            shown.contains("(offset=") && !shown.contains("(offset=-")
-        },
-    );
-    eprintln!("{shown}");
-    assert!(shown.contains("Active: active (running)"), "{shown}");
-    assert!(
-        shown.contains("Status: \"myapp-price_drops:") && shown.contains("-price_drops-1 (offset="),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("consumer=myapp-price_drops:"),
-        "process title: {shown}"
-    );
+    for n in [1, 2] {
+        let mut shown = String::new();
+        wait_for(
+            &format!("a STATUS line with an offset from price_drops:{n}"),
+            Duration::from_secs(30),
+            || {
+                shown = text(&systemctl(&[
+                    "status",
+                    "--no-pager",
+                    "--lines=0",
+                    &format!("kafka-consumer@price_drops:{n}.service"),
+                ]));
+                shown.contains("(offset=") && !shown.contains("(offset=-")
+            },
+        );
+        eprintln!("{shown}");
+        assert!(shown.contains("Active: active (running)"), "{shown}");
+        assert!(
+            shown.contains("Status: \"myapp-price_drops:")
+                && shown.contains(&format!("-price_drops-{n} (offset=")),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("consumer=myapp-price_drops:"),
+            "process title: {shown}"
+        );
+    }
     let out = kafkactl_user(&["status", "-c", "price_drops"]);
     assert!(out.status.success(), "{}", text(&out));
 
