@@ -1035,8 +1035,25 @@ fn logs_follow_every_host_until_interrupted() {
             }
         }
     });
-    // Lines logged after the follower started arrive from every host that handles a drop.
-    std::thread::sleep(Duration::from_secs(2));
+    // Lines logged after the follower started arrive from every host that handles a drop:
+    // produce once every host runs its `journalctl -f`.
+    wait_for(
+        "a journalctl -f on every host",
+        Duration::from_secs(30),
+        || {
+            (1..=4).all(|n| {
+                rig(&[
+                    "exec",
+                    &format!("h{n}"),
+                    "pgrep",
+                    "-f",
+                    "journalctl --output=json",
+                ])
+                .status
+                .success()
+            })
+        },
+    );
     fleet.produce_drops("hosts_follow", 0..40);
     let mut ids = std::collections::BTreeSet::new();
     let mut hosts = std::collections::BTreeSet::new();

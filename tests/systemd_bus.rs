@@ -23,8 +23,11 @@ const RIG_HINT: &str = "these tests need a real systemd user manager: run \
     `scripts/systemd-user.sh start` and then `eval \"$(scripts/systemd-user.sh env)\"` \
     before `cargo test --test integration systemd_bus::` (scripts/test.sh does both)";
 
-/// Runs a test body on a runtime, bounded so a hung job fails the test instead of CI.
+/// Runs a test body on a runtime, bounded so a hung job fails the test instead of CI, holding
+/// the user manager's lock: these tests reload the manager, as the control-plane tests do, and
+/// a test that checks what a reload changes must know no other reload happened meanwhile.
 fn run<F: Future<Output = ()>>(limit: Duration, body: F) {
+    let _lock = crate::common::user_manager::lock();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -387,10 +390,11 @@ fn reload_picks_up_a_new_and_a_changed_template() {
         std::thread::sleep(Duration::from_millis(20)); // a distinct mtime
         t.write("kafkatest changed", Exec::NotifyReady);
         let st = status(&sd, &unit).await;
-        // Other tests reload too (they run in parallel), so the change may already be in.
-        let stale = st.need_daemon_reload && st.description.starts_with("kafkatest reload");
-        let reloaded = !st.need_daemon_reload && st.description.starts_with("kafkatest changed");
-        assert!(stale || reloaded, "{st:?}");
+        // No other reload can happen meanwhile (the lock), so the old definition is still in.
+        assert!(
+            st.need_daemon_reload && st.description.starts_with("kafkatest reload"),
+            "{st:?}"
+        );
         sd.reload().await.unwrap();
         let st = status(&sd, &unit).await;
         assert!(!st.need_daemon_reload, "{st:?}");
