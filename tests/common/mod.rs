@@ -10,7 +10,7 @@ pub mod user_manager;
 use bytes::BytesMut;
 use kafkactl::testing::{encode_array_header, encode_bulk, Frame};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -362,15 +362,6 @@ pub fn dev_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/proxy.dev.json")
 }
 
-/// A free loopback port (the proxy binds it right after; a collision makes start() retry).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Proxy {
     /// Starts `kafkactl proxy` against `bootstrap` with extra arguments, using the
     /// development config (examples/proxy.dev.json: Rafka's format, short session timeouts,
@@ -379,55 +370,49 @@ impl Proxy {
         Self::start_with_config(bootstrap, Some(&dev_config()), args)
     }
 
-    /// Starts the proxy with a Rafka JSON config file.
+    /// Starts the proxy with a Rafka JSON config file, on a port the kernel picks (it listens
+    /// on port 0 and logs the address it got: no port is probed and then reused).
     pub fn start_with_config(bootstrap: &str, config: Option<&Path>, args: &[&str]) -> Proxy {
-        for _attempt in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let log = dir.path().join("proxy.log");
-            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-            let mut cmd = Command::new(kafkactl());
-            cmd.args([
-                "proxy",
-                "--listen",
-                &addr.to_string(),
-                "--brokers",
-                bootstrap,
-            ])
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("proxy.log");
+        let mut cmd = Command::new(kafkactl());
+        cmd.args(["proxy", "--listen", "127.0.0.1:0", "--brokers", bootstrap])
             .args(args)
             .env("KAFKACTL_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
-            if let Some(config) = config {
-                cmd.arg("--config").arg(config);
-            }
-            let child = cmd.spawn().unwrap();
-            let mut proc = Proc { child, log };
-            let start = Instant::now();
-            loop {
-                if TcpStream::connect(addr).is_ok() {
-                    return Proxy {
-                        proc,
-                        addr,
-                        _dir: dir,
-                    };
-                }
-                if proc.child.try_wait().unwrap().is_some() {
-                    break; // port taken or bad flags: retry or report below
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(20),
-                    "proxy did not start:\n{}",
-                    proc.log_text()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let text = proc.log_text();
-            if !text.contains("Address already in use") {
-                panic!("proxy exited at start:\n{text}");
-            }
+        if let Some(config) = config {
+            cmd.arg("--config").arg(config);
         }
-        panic!("could not find a free port for the proxy");
+        let child = cmd.spawn().unwrap();
+        let mut proc = Proc { child, log };
+        let start = Instant::now();
+        loop {
+            let text = proc.log_text();
+            // tracing's line: `... proxy listening local=127.0.0.1:PORT`
+            if let Some(addr) = text
+                .lines()
+                .find_map(|l| l.split("proxy listening local=").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|a| a.parse::<SocketAddr>().ok())
+            {
+                return Proxy {
+                    proc,
+                    addr,
+                    _dir: dir,
+                };
+            }
+            assert!(
+                proc.child.try_wait().unwrap().is_none(),
+                "proxy exited at start:\n{text}"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "proxy did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// A `redis` crate connection (a real Redis client).
