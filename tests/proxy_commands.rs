@@ -5,7 +5,7 @@ use crate::common;
 
 use common::*;
 use kafkactl::testing::Frame;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn rig() -> (Broker, Proxy) {
     let broker = Broker::start(&["--topic", "greet:4", "--topic", "other:2"]);
@@ -638,6 +638,55 @@ fn requirepass_demands_auth_first() {
 }
 
 #[test]
+fn a_full_producer_queue_makes_rpushx_wait_then_fail_and_memory_stays_bounded() {
+    // The dev broker, always: the test kills it so that nothing is ever delivered.
+    let mut broker = Broker::dev(&["--topic", "full:1"]);
+    let proxy = Proxy::start(&broker.bootstrap, &["--produce-block-ms", "700"]);
+    let mut p = proxy.raw();
+    assert_eq!(p.cmd("RPUSHX topics:full warmup"), Frame::Integer(1));
+    assert_eq!(p.cmd("DUMP 10000"), Frame::Integer(0));
+    broker.kill();
+    let before = rss_bytes(&proxy);
+    // Half-MiB messages (librdkafka's message.max.bytes is 1,000,000): the producer queue
+    // holds 64 MiB (queue.buffering.max.kbytes), so about the 129th cannot be queued.
+    let value = vec![b'x'; 512 * 1024];
+    let mut accepted = 0;
+    let mut refusal = None;
+    for _ in 0..400 {
+        p.send(&[b"RPUSHX", b"topics:full", &value]);
+        let sent = Instant::now();
+        match p.read() {
+            Some(Frame::Integer(1)) => accepted += 1,
+            Some(other) => {
+                refusal = Some((error_text(other), sent.elapsed()));
+                break;
+            }
+            None => panic!("connection closed after {accepted} messages"),
+        }
+    }
+    let (error, waited) = refusal.unwrap_or_else(|| panic!("{accepted} accepted, none refused"));
+    assert!(
+        (120..=130).contains(&accepted),
+        "{accepted} half-MiB messages accepted before the 64 MiB queue was full ({error})"
+    );
+    assert!(error.starts_with("PROD Local: Queue full"), "{error}");
+    // It waited for room (--produce-block-ms) before giving up, not at once.
+    assert!(
+        waited >= Duration::from_millis(700),
+        "refused after {waited:?}"
+    );
+    // The connection is still usable, and the proxy's memory is the queue's, not the client's
+    // whole stream.
+    assert_eq!(p.cmd("PING"), Frame::Simple("PONG".into()));
+    let grown = rss_bytes(&proxy).saturating_sub(before);
+    assert!(
+        grown < 160 * 1024 * 1024,
+        "RSS grew by {} MiB for a 64 MiB queue",
+        grown / (1024 * 1024)
+    );
+}
+
+#[test]
 fn connections_over_the_limit_are_refused_with_an_error() {
     let b = Broker::start(&[]);
     let proxy = Proxy::start(&b.bootstrap, &["--max-connections", "2"]);
@@ -655,14 +704,17 @@ fn connections_over_the_limit_are_refused_with_an_error() {
         });
         slot.unwrap()
     };
-    let one = take_slot();
+    let mut one = take_slot();
     let _two = take_slot();
+    let rejected_before = stats(&mut one)["connections.rejected"];
     let mut three = proxy.raw();
     assert_eq!(
         error_text(three.read().unwrap()),
         "ERR max number of clients reached"
     );
     assert!(three.is_closed());
+    // The refusal is counted (and the stats connection itself took no third slot: it is one).
+    assert_eq!(stats(&mut one)["connections.rejected"], rejected_before + 1);
     drop(one);
     wait_for("a free slot", Duration::from_secs(10), || {
         let mut again = proxy.raw();
