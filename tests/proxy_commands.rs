@@ -687,6 +687,39 @@ fn a_full_producer_queue_makes_rpushx_wait_then_fail_and_memory_stays_bounded() 
 }
 
 #[test]
+fn a_consumer_prefetches_at_most_a_few_mib_however_much_is_waiting() {
+    let broker = Broker::start(&["--topic", "deep:1"]);
+    // 80 MiB waiting in one partition, in half-MiB messages.
+    let big = "y".repeat(512 * 1024);
+    produce_direct(&broker.bootstrap, "deep", &vec![big; 160]);
+    let proxy = Proxy::start(&broker.bootstrap, &[]);
+    let before = rss_bytes(&proxy);
+    let mut c = consumer(&proxy, "deep:c1");
+    assert!(blpop(&mut c, "topics:deep", 30).is_some());
+    // Let librdkafka fetch what it will (RSS steady over a second), then compare: without the
+    // proxy's 2 MiB cap (queued.max.messages.kbytes) the consumer would buffer up to 64 MiB.
+    let mut last = 0;
+    wait_for(
+        "the consumer's memory to settle",
+        Duration::from_secs(60),
+        || {
+            let now = rss_bytes(&proxy);
+            let steady = now == last;
+            last = now;
+            std::thread::sleep(Duration::from_millis(500));
+            steady
+        },
+    );
+    let grown = rss_bytes(&proxy).saturating_sub(before);
+    eprintln!("RSS +{} MiB with 80 MiB waiting", grown / (1024 * 1024));
+    assert!(
+        grown < 24 * 1024 * 1024,
+        "RSS grew by {} MiB: the prefetch is not capped",
+        grown / (1024 * 1024)
+    );
+}
+
+#[test]
 fn connections_over_the_limit_are_refused_with_an_error() {
     let b = Broker::start(&[]);
     let proxy = Proxy::start(&b.bootstrap, &["--max-connections", "2"]);
