@@ -698,6 +698,8 @@ fn a_consumer_prefetches_at_most_a_few_mib_however_much_is_waiting() {
     assert!(blpop(&mut c, "topics:deep", 30).is_some());
     // Let librdkafka fetch what it will (RSS steady over a second), then compare: without the
     // proxy's 2 MiB cap (queued.max.messages.kbytes) the consumer would buffer up to 64 MiB.
+    // This bites on Apache Kafka (the second pass of scripts/test.sh: +126 MiB uncapped when
+    // tried); the dev broker hands out one small fetch at a time and never fills a prefetch.
     let mut last = 0;
     wait_for(
         "the consumer's memory to settle",
