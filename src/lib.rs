@@ -152,10 +152,18 @@ fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Proxy(args) => runtime()?.block_on(async {
-            let stop = stop_on_signal()?;
-            proxy::run(args, stop).await.map(|()| 0)
-        }),
+        Command::Proxy(args) => {
+            let runtime = runtime()?;
+            let result = runtime.block_on(async {
+                let stop = stop_on_signal()?;
+                proxy::run(args, stop).await.map(|()| 0)
+            });
+            // Past --shutdown-timeout a consumer may still be closing in a blocking thread
+            // (librdkafka waits on unreachable brokers): the deadline is the deadline, so the
+            // process exits now, non-zero, instead of dropping the runtime and waiting for it.
+            runtime.shutdown_background();
+            result
+        }
         Command::Dev(DevCommand::Broker(args)) => runtime()?.block_on(async {
             let stop = stop_on_signal()?;
             broker::run(

@@ -405,6 +405,49 @@ fn sigterm_drains_in_the_documented_order() {
     );
 }
 
+/// A proxy with a consumer whose close waits on a frozen dev broker: its shutdown stays in
+/// the first stage until the broker thaws or the deadline passes.
+fn stuck_in_shutdown(args: &[&str]) -> (Broker, Proxy, Raw) {
+    let mut broker = Broker::dev(&["--topic", "stuck:1"]);
+    let proxy = Proxy::start(&broker.bootstrap, args);
+    produce(&proxy, "stuck", &values("s", 1));
+    let mut c = consumer(&proxy, "stuck:c1");
+    assert_eq!(
+        drain(&mut c, "topics:stuck", 1, true, Duration::from_secs(30)).len(),
+        1
+    );
+    c.send(&[b"BLPOP", b"topics:stuck", b"30"]);
+    signal(broker.dev_proc().child.id(), libc::SIGSTOP);
+    (broker, proxy, c)
+}
+
+#[test]
+fn a_shutdown_past_its_deadline_exits_non_zero_and_a_second_signal_at_once() {
+    // The deadline passes with a consumer still closing: exit 1, saying what was left.
+    let (mut broker, mut proxy, mut c) = stuck_in_shutdown(&["--shutdown-timeout", "2"]);
+    signal(proxy.proc.child.id(), libc::SIGTERM);
+    assert_eq!(error_text(c.read().expect("reply")), "CONS Server shutdown");
+    let status = proxy.proc.wait_exit(Duration::from_secs(60));
+    let log = proxy.proc.log_text();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("consumers did not all close before the deadline"),
+        "{log}"
+    );
+    signal(broker.dev_proc().child.id(), libc::SIGCONT);
+
+    // A second SIGTERM during the drain exits at once with 130, the deadline far away.
+    let (mut broker, mut proxy, mut c) = stuck_in_shutdown(&["--shutdown-timeout", "300"]);
+    signal(proxy.proc.child.id(), libc::SIGTERM);
+    assert_eq!(error_text(c.read().expect("reply")), "CONS Server shutdown");
+    signal(proxy.proc.child.id(), libc::SIGTERM);
+    let status = proxy.proc.wait_exit(Duration::from_secs(60));
+    let log = proxy.proc.log_text();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("second signal"), "{log}");
+    signal(broker.dev_proc().child.id(), libc::SIGCONT);
+}
+
 #[test]
 fn a_four_consumer_rebalance_redelivers_at_most_one_percent() {
     // examples/proxy.dev.json's group protocol (KIP-848); tests/real_kafka.rs drains the same
