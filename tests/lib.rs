@@ -11,6 +11,7 @@ mod common;
 
 mod cli;
 mod control_plane;
+mod fuzz_corpora;
 mod handler_libraries;
 mod hosts;
 mod kafka_failover;
