@@ -3,9 +3,6 @@
 //! minimised corpus input through them on stable Rust, in seconds (tests/fuzz_corpora.rs). Each
 //! panics on a broken invariant.
 
-#![allow(clippy::missing_panics_doc)]
-
-/// The `handler_reply` target.
 pub mod handler_reply {
     //! Fuzzes the worker's decoder of handler replies, `decode_reply` (src/worker/protocol.rs):
     //! whatever an app's handler prints on stdout reaches it.
@@ -35,7 +32,6 @@ pub mod handler_reply {
     }
 }
 
-/// The `manifest` target.
 pub mod manifest {
     //! Fuzzes the manifest loader, `Manifest::parse` (src/manifest/): the YAML parser, the tree
     //! walk and every validation rule, on text a person (or a bad merge) could commit.
@@ -85,7 +81,6 @@ pub mod manifest {
     }
 }
 
-/// The `resp_reply` target.
 pub mod resp_reply {
     //! Fuzzes the client-side RESP reply parser, `kafkactl::resp::frame::Frame::parse`, against
     //! `Frame::encode`.
@@ -196,7 +191,6 @@ pub mod resp_reply {
     }
 }
 
-/// The `resp_request` target.
 pub mod resp_request {
     //! Fuzzes the server-side RESP request parser: `parse_request`, and `parse_request_resuming`
     //! with a cursor kept between reads (what a connection uses).

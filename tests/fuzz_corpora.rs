@@ -20,8 +20,8 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let hex = root.join("regressions").join(format!("{target}.hex"));
     if let Ok(text) = std::fs::read_to_string(&hex) {
         for (n, line) in text.lines().enumerate() {
-            let bytes = decode_hex(line)
-                .unwrap_or_else(|| panic!("{}:{}: not hex", hex.display(), n + 1));
+            let bytes =
+                decode_hex(line).unwrap_or_else(|| panic!("{}:{}: not hex", hex.display(), n + 1));
             found.push((format!("{}:{}", hex.display(), n + 1), bytes));
         }
     }
