@@ -179,7 +179,7 @@ broker: $BROKER_DESC
 | Ruby loop via kafkactl proxy (BLPOP + ack per message) | $(printf '%7.0f' "$LOOP_RATE") | 1.00x        | $(printf '%9s' "$(pct "$LOOP_RATE")") |
 | kafkactl worker + Ruby handler, batch 1, in_flight 1   | $(printf '%7.0f' "$L1_RATE") | $(printf '%-12s' "$(printf '%.2f' "$RL")x") | $(printf '%9s' "$(pct "$L1_RATE")") |
 | kafkactl worker + Ruby handler, batch 1, in_flight $(printf '%-3s' "$W") | $(printf '%7.0f' "$W1_RATE") | $(printf '%-12s' "$(printf '%.2f' "$R1")x") | $(printf '%9s' "$(pct "$W1_RATE")") |
-| kafkactl worker + Ruby handler, batch 100, in_flight $(printf '%-3s' "$W") | $(printf '%5.0f' "$W100_RATE") | $(printf '%-12s' "$(printf '%.2f' "$R100")x") | $(printf '%9s' "$(pct "$W100_RATE")") |
+| kafkactl worker + Ruby handler, batch 100, in_flight $(printf "%-1s" "$W") | $(printf "%7.0f" "$W100_RATE") | $(printf '%-12s' "$(printf '%.2f' "$R100")x") | $(printf '%9s' "$(pct "$W100_RATE")") |
 | direct librdkafka (BaseConsumer, no handler)           | $(printf '%7.0f' "$DIRECT_RATE") | $(printf '%-12s' "$(printf '%.2f' "$(ratio "$DIRECT_RATE")")x") | 100.0 % |
 worker memory: VmHWM $((L1_HWM / 1024)) MB (batch 1, in_flight 1), VmHWM $((W1_HWM / 1024)) MB / VmRSS $((W1_RSS / 1024)) MB (batch 1, in_flight $W), VmHWM $((W100_HWM / 1024)) MB (batch 100); the handler is a separate process
 CPU per message at batch 1: in_flight 1: $L1_CPU; in_flight $W: $W1_CPU (both processes share $(nproc) CPUs)
