@@ -107,7 +107,10 @@ fn the_extended_example_has_every_value() {
     );
     assert_eq!(p.scale, 2);
     assert_eq!(p.placement, Placement::Role("consumers".into()));
-    assert_eq!((p.batch.max_size, p.batch.max_wait_ms), (1, 500));
+    assert_eq!(
+        (p.batch.max_size, p.batch.max_wait_ms, p.batch.in_flight),
+        (1, 500, 16)
+    );
     assert_eq!(p.retry.max_backoff_ms, 30000);
     assert_eq!(p.kafka["session.timeout.ms"], "10000");
     assert_eq!(p.env["RAILS_ENV"], "production");
@@ -126,7 +129,10 @@ fn the_extended_example_has_every_value() {
         ]))
     );
     assert_eq!(o.scale, 1);
-    assert_eq!((o.batch.max_size, o.batch.max_wait_ms), (100, 250));
+    assert_eq!(
+        (o.batch.max_size, o.batch.max_wait_ms, o.batch.in_flight),
+        (100, 250, 2)
+    );
     assert_eq!(o.retry.max_attempts, 5);
     assert_eq!(o.retry.backoff_ms, 1000);
     assert_eq!(

@@ -2,6 +2,10 @@
 //! examples/python/kafka_consumer.py): at-least-once across kill -9 and SIGTERM, batches and
 //! several topics, metrics, handler crashes, dead letters, and handlers that break the
 //! protocol. The handler's own log (KAFKACTL_HANDLED_LOG) says what was handled.
+//!
+//! The drills run with the default `batch.in_flight` (pipelined); the drain drills also run
+//! with `in_flight: 1` (lockstep). `KAFKACTL_TEST_IN_FLIGHT=N` gives every drill's consumer
+//! `batch.in_flight: N`, to run the whole suite at another window.
 
 use crate::common;
 
@@ -48,8 +52,29 @@ impl Setup {
         self.dir.path().join(name)
     }
 
-    /// Writes the manifest: `consumer` is the consumer's YAML entry (without the dash).
+    /// Writes the manifest: `consumer` is the consumer's YAML entry (without the dash), given
+    /// `batch.in_flight` from `KAFKACTL_TEST_IN_FLIGHT` when that is set.
     fn manifest(&self, consumer: &str) -> PathBuf {
+        match std::env::var("KAFKACTL_TEST_IN_FLIGHT") {
+            Ok(n) if !n.is_empty() => self.manifest_in_flight(consumer, n.parse().unwrap()),
+            _ => self.write_manifest(consumer),
+        }
+    }
+
+    /// [`Setup::manifest`] with `batch.in_flight: in_flight` in the consumer's entry.
+    fn manifest_in_flight(&self, consumer: &str, in_flight: u32) -> PathBuf {
+        let with = if consumer.contains("\nbatch:\n") {
+            consumer.replace(
+                "\nbatch:\n",
+                &format!("\nbatch:\n  in_flight: {in_flight}\n"),
+            )
+        } else {
+            format!("{consumer}\nbatch:\n  in_flight: {in_flight}\n")
+        };
+        self.write_manifest(&with)
+    }
+
+    fn write_manifest(&self, consumer: &str) -> PathBuf {
         let indented: String = consumer
             .lines()
             .map(|l| format!("    {l}\n"))
@@ -202,12 +227,21 @@ fn messages_flow_in_batches_from_several_topics_with_metrics() {
 }
 
 /// Drains 10,000 messages, interrupting the worker with `signal` once 3,000 are handled, then
-/// starts it again. Returns (handled lines, unique messages).
-fn interrupted_drain(setup: &Setup, signal: i32) -> (usize, usize, std::process::ExitStatus) {
-    setup.manifest(&format!(
+/// starts it again; `in_flight` is `batch.in_flight` (None: the default). Returns (handled
+/// lines, unique messages).
+fn interrupted_drain(
+    setup: &Setup,
+    signal: i32,
+    in_flight: Option<u32>,
+) -> (usize, usize, std::process::ExitStatus) {
+    let consumer = format!(
         "name: drain\ntopic: drain\n{}\nenv:\n  DRILL_DELAY_MS: \"0.3\"\n{KAFKA}",
         drill_command()
-    ));
+    );
+    match in_flight {
+        Some(n) => setup.manifest_in_flight(&consumer, n),
+        None => setup.manifest(&consumer),
+    };
     produce_direct(&setup.broker.bootstrap, "drain", &values("d", 10_000));
     let mut first = setup.worker("drain:1", &[]);
     wait_for("3,000 handled", LONG, || setup.handled().len() >= 3_000);
@@ -226,8 +260,17 @@ fn interrupted_drain(setup: &Setup, signal: i32) -> (usize, usize, std::process:
 
 #[test]
 fn kill_9_mid_stream_handles_every_message_at_least_once() {
+    kill_9_drill(None);
+}
+
+#[test]
+fn kill_9_mid_stream_in_lockstep_handles_every_message_at_least_once() {
+    kill_9_drill(Some(1));
+}
+
+fn kill_9_drill(in_flight: Option<u32>) {
     let setup = Setup::new(&["drain:4"]);
-    let (lines, unique, status) = interrupted_drain(&setup, libc::SIGKILL);
+    let (lines, unique, status) = interrupted_drain(&setup, libc::SIGKILL, in_flight);
     assert!(!status.success());
     assert_eq!(unique, 10_000);
     let duplicates = lines - unique;
@@ -240,8 +283,17 @@ fn kill_9_mid_stream_handles_every_message_at_least_once() {
 
 #[test]
 fn sigterm_then_start_has_no_duplicates() {
+    sigterm_drill(None);
+}
+
+#[test]
+fn sigterm_in_lockstep_then_start_has_no_duplicates() {
+    sigterm_drill(Some(1));
+}
+
+fn sigterm_drill(in_flight: Option<u32>) {
     let setup = Setup::new(&["drain:4"]);
-    let (lines, unique, status) = interrupted_drain(&setup, libc::SIGTERM);
+    let (lines, unique, status) = interrupted_drain(&setup, libc::SIGTERM, in_flight);
     assert!(status.success(), "SIGTERM exits 0");
     assert_eq!(unique, 10_000);
     eprintln!("SIGTERM drill: sent 10000, handled {lines}, unique {unique}");

@@ -393,7 +393,10 @@ class KafkaConsumer
       end
 
       record_handled(messages)
-      reply(type: "ack", id: id)
+      # The one reply per message at batch size 1, written without building a Hash for
+      # JSON.generate (a fifth of the library's time per message; `id` is an Integer, checked
+      # above, so the line is valid JSON).
+      write_line(%({"type":"ack","id":#{id}}\n))
     end
 
     def decode(wire)
@@ -440,7 +443,11 @@ class KafkaConsumer
     end
 
     def reply(object)
-      @output.write(JSON.generate(object) << "\n")
+      write_line(JSON.generate(object) << "\n")
+    end
+
+    def write_line(line)
+      @output.write(line)
       @output.flush
       nil
     end

@@ -29,7 +29,7 @@ pub(crate) const DEFAULTS_KEYS: &[&str] = &[
     "command", "scale", "role", "hosts", "batch", "retry", "kafka", "env", "env_file",
 ];
 /// Keys of `batch:`.
-pub(crate) const BATCH_KEYS: &[&str] = &["max_size", "max_wait_ms"];
+pub(crate) const BATCH_KEYS: &[&str] = &["max_size", "max_wait_ms", "in_flight"];
 /// Keys of `retry:`.
 pub(crate) const RETRY_KEYS: &[&str] = &[
     "max_attempts",

@@ -56,6 +56,16 @@ pub const DEFAULT_BATCH_MAX_SIZE: u32 = 1;
 pub const MAX_BATCH_WAIT_MS: u64 = 300_000;
 /// Default `batch.max_wait_ms`.
 pub const DEFAULT_BATCH_MAX_WAIT_MS: u64 = 1_000;
+/// Largest `batch.in_flight`.
+pub const MAX_BATCH_IN_FLIGHT: u32 = 1_000;
+/// Default `batch.in_flight`: batches sent to the handler before the first is answered. Past
+/// a few, a handler never waits for the worker; more only hold more messages and re-send
+/// more behind a failure (docs/benchmarks.md has the measurements that chose it).
+pub const DEFAULT_BATCH_IN_FLIGHT: u32 = 8;
+/// Most messages a worker holds in flight, `batch.in_flight` x `batch.max_size`: what it may
+/// have to re-send behind a failed batch, and what it keeps in memory meanwhile. The defaults
+/// stay within it for every `max_size` (`DEFAULT_BATCH_IN_FLIGHT` x `MAX_BATCH_SIZE`).
+pub const MAX_MESSAGES_IN_FLIGHT: u64 = 100_000;
 /// Largest `retry.max_attempts`.
 pub const MAX_RETRY_ATTEMPTS: u32 = 1_000;
 /// Default `retry.max_attempts` (the first try included).
@@ -166,6 +176,9 @@ pub struct Batch {
     pub max_size: u32,
     /// Wait at most this long (ms) to fill a batch once it has one message; default 1000.
     pub max_wait_ms: u64,
+    /// Batches sent to the handler before the first is answered, 1..=[`MAX_BATCH_IN_FLIGHT`];
+    /// default [`DEFAULT_BATCH_IN_FLIGHT`]. 1 is lockstep: one round trip per batch.
+    pub in_flight: u32,
 }
 
 /// What a worker does when the handler fails a message.
@@ -379,7 +392,8 @@ mod tests {
             c.batch,
             Batch {
                 max_size: 1,
-                max_wait_ms: 1000
+                max_wait_ms: 1000,
+                in_flight: DEFAULT_BATCH_IN_FLIGHT,
             }
         );
         assert_eq!(c.retry.on_exhausted, OnExhausted::Stop);
@@ -460,7 +474,7 @@ defaults:
   command: bin/consume
   scale: 2
   role: consumers
-  batch: {max_size: 10}
+  batch: {max_size: 10, in_flight: 4}
   retry: {on_exhausted: dead_letter, dead_letter_topic: dlq, backoff_ms: 5}
   kafka: {fetch.max.bytes: 1048576, enable.partition.eof: false}
   env: {RAILS_ENV: production}
@@ -472,7 +486,7 @@ consumers:
     command: [bin/orders, --fast]
     scale: 0
     hosts: [h3:2200]
-    batch: {max_wait_ms: 50}
+    batch: {max_wait_ms: 50, in_flight: 1}
     retry: {on_exhausted: stop, max_backoff_ms: 5}
     kafka: {fetch.max.bytes: 1}
     env: {RAILS_ENV: staging, X: 1}
@@ -495,7 +509,8 @@ consumers:
             p.batch,
             Batch {
                 max_size: 10,
-                max_wait_ms: DEFAULT_BATCH_MAX_WAIT_MS
+                max_wait_ms: DEFAULT_BATCH_MAX_WAIT_MS,
+                in_flight: 4,
             }
         );
         assert_eq!(p.retry.backoff_ms, 5);
@@ -527,6 +542,7 @@ consumers:
         );
         assert_eq!(o.batch.max_size, 10);
         assert_eq!(o.batch.max_wait_ms, 50);
+        assert_eq!(o.batch.in_flight, 1);
         assert_eq!(o.retry.on_exhausted, OnExhausted::Stop);
         assert_eq!((o.retry.backoff_ms, o.retry.max_backoff_ms), (5, 5));
         assert_eq!(o.kafka["fetch.max.bytes"], "1");

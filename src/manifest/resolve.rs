@@ -2,7 +2,8 @@
 //! [`Layer`]: `command`, `scale`, `role`/`hosts`, `batch`, `retry`, `kafka`, `env`,
 //! `env_file`), then
 //! putting the consumer's own layer over `defaults:` over the built-in defaults to make its
-//! [`ConsumerSpec`], with the checks that need both layers (`retry` backoffs, dead letters).
+//! [`ConsumerSpec`], with the checks that need both layers (`retry` backoffs, dead letters,
+//! `batch.in_flight` x `batch.max_size`).
 //!
 //! Layering, as `docs/manifest.md` says: a consumer's value replaces the default one; `batch`
 //! and `retry` merge key by key; `kafka` and `env` merge name by name (the consumer's wins);
@@ -13,13 +14,14 @@ use super::build::{describe, get, Checker};
 use super::error::Pos;
 use super::hosts::PlacementSrc;
 use super::keys::{BATCH_KEYS, RETRY_KEYS};
-use super::rules::{check_kafka_property, is_env_name, parse_env_file};
+use super::rules::{check_kafka_property, check_messages_in_flight, is_env_name, parse_env_file};
 use super::yaml::{Entry, Node, Value};
 use super::{
     Batch, Command, ConsumerSpec, EnvFile, Host, OnExhausted, Placement, Retry,
-    DEFAULT_BATCH_MAX_SIZE, DEFAULT_BATCH_MAX_WAIT_MS, DEFAULT_RETRY_BACKOFF_MS,
-    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_BACKOFF_MS, DEFAULT_SCALE, MAX_BATCH_SIZE,
-    MAX_BATCH_WAIT_MS, MAX_RETRY_ATTEMPTS, MAX_RETRY_BACKOFF_MS, MAX_SCALE,
+    DEFAULT_BATCH_IN_FLIGHT, DEFAULT_BATCH_MAX_SIZE, DEFAULT_BATCH_MAX_WAIT_MS,
+    DEFAULT_RETRY_BACKOFF_MS, DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_RETRY_MAX_BACKOFF_MS,
+    DEFAULT_SCALE, MAX_BATCH_IN_FLIGHT, MAX_BATCH_SIZE, MAX_BATCH_WAIT_MS, MAX_RETRY_ATTEMPTS,
+    MAX_RETRY_BACKOFF_MS, MAX_SCALE,
 };
 use std::collections::BTreeMap;
 
@@ -31,8 +33,9 @@ pub(super) struct Layer {
     scale: Option<u32>,
     /// `role:` or `hosts:`.
     pub(super) placement: Option<(PlacementSrc, Pos)>,
-    max_size: Option<u32>,
+    max_size: Option<(u32, Pos)>,
     max_wait_ms: Option<u64>,
+    in_flight: Option<(u32, Pos)>,
     max_attempts: Option<u32>,
     backoff_ms: Option<(u64, Pos)>,
     max_backoff_ms: Option<(u64, Pos)>,
@@ -65,12 +68,26 @@ impl Checker<'_> {
         }
         layer.placement = self.placement(entries);
         if let Some(e) = get(entries, "batch") {
-            if let Some(b) = self.map(&e.value, "batch", "a mapping {max_size, max_wait_ms}") {
+            if let Some(b) = self.map(
+                &e.value,
+                "batch",
+                "a mapping {max_size, max_wait_ms, in_flight}",
+            ) {
                 self.keys(b, BATCH_KEYS, "in batch");
                 if let Some(e) = get(b, "max_size") {
                     layer.max_size = self
                         .int(&e.value, "batch.max_size", 1, u64::from(MAX_BATCH_SIZE))
-                        .map(|v| v as u32);
+                        .map(|v| (v as u32, e.value.pos));
+                }
+                if let Some(e) = get(b, "in_flight") {
+                    layer.in_flight = self
+                        .int(
+                            &e.value,
+                            "batch.in_flight",
+                            1,
+                            u64::from(MAX_BATCH_IN_FLIGHT),
+                        )
+                        .map(|v| (v as u32, e.value.pos));
                 }
                 if let Some(e) = get(b, "max_wait_ms") {
                     layer.max_wait_ms =
@@ -317,6 +334,33 @@ impl Checker<'_> {
                 ),
             );
         }
+        let max_size = own.max_size.or(defaults.max_size);
+        let in_flight = own.in_flight.or(defaults.in_flight);
+        let batch = Batch {
+            max_size: max_size.map_or(DEFAULT_BATCH_MAX_SIZE, |(v, _)| v),
+            max_wait_ms: own
+                .max_wait_ms
+                .or(defaults.max_wait_ms)
+                .unwrap_or(DEFAULT_BATCH_MAX_WAIT_MS),
+            in_flight: in_flight.map_or(DEFAULT_BATCH_IN_FLIGHT, |(v, _)| v),
+        };
+        if let Err(why) = check_messages_in_flight(batch.in_flight, batch.max_size) {
+            // As for the backoffs: the consumer's own value when it has one, else the default.
+            let at = own
+                .in_flight
+                .or(own.max_size)
+                .or(in_flight)
+                .or(max_size)
+                .map_or(pos, |(_, p)| p);
+            self.err(
+                at,
+                format!(
+                    "{why}{}",
+                    who(own.in_flight.is_some() || own.max_size.is_some())
+                ),
+            );
+        }
+
         let dead_letter_topic = own
             .dead_letter_topic
             .clone()
@@ -375,16 +419,7 @@ impl Checker<'_> {
             command: own.command.or_else(|| defaults.command.clone()),
             scale: own.scale.or(defaults.scale).unwrap_or(DEFAULT_SCALE),
             placement,
-            batch: Batch {
-                max_size: own
-                    .max_size
-                    .or(defaults.max_size)
-                    .unwrap_or(DEFAULT_BATCH_MAX_SIZE),
-                max_wait_ms: own
-                    .max_wait_ms
-                    .or(defaults.max_wait_ms)
-                    .unwrap_or(DEFAULT_BATCH_MAX_WAIT_MS),
-            },
+            batch,
             retry: Retry {
                 max_attempts: own
                     .max_attempts

@@ -8,7 +8,7 @@
 //! of [`crate::manifest`], checked by the checker's integer reader.
 
 use super::keys::reserved_kafka;
-use super::MAX_NAME_LEN;
+use super::{MAX_MESSAGES_IN_FLIGHT, MAX_NAME_LEN};
 use crate::units::RunAs;
 
 /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`. It lives in
@@ -146,6 +146,23 @@ pub(crate) fn parse_env_file(text: &str) -> Result<(&str, bool), String> {
     Ok((path, optional))
 }
 
+/// `batch.in_flight` with `batch.max_size`: a worker holds up to `in_flight` batches sent
+/// but not yet answered, and re-sends those behind a failed one, so their messages together
+/// are bounded by [`MAX_MESSAGES_IN_FLIGHT`] (each range alone is the checker's).
+///
+/// # Errors
+/// The product and the bound, and what to lower.
+pub(crate) fn check_messages_in_flight(in_flight: u32, max_size: u32) -> Result<(), String> {
+    let held = u64::from(in_flight) * u64::from(max_size);
+    if held > MAX_MESSAGES_IN_FLIGHT {
+        return Err(format!(
+            "batch.in_flight ({in_flight}) x batch.max_size ({max_size}) is {held} messages \
+             in flight; at most {MAX_MESSAGES_IN_FLIGHT}: lower one of them"
+        ));
+    }
+    Ok(())
+}
+
 /// `run_as:` (or `--run-as`): `USER` or `USER:GROUP`, account names as `useradd` accepts
 /// them. The rule lives with [`RunAs`] in [`crate::units`], which writes it into the unit.
 ///
@@ -279,6 +296,23 @@ pub(crate) fn check_statsd(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_in_flight_are_bounded_and_the_defaults_always_fit() {
+        use crate::manifest::{DEFAULT_BATCH_IN_FLIGHT, MAX_BATCH_IN_FLIGHT, MAX_BATCH_SIZE};
+        assert_eq!(check_messages_in_flight(1, MAX_BATCH_SIZE), Ok(()));
+        assert_eq!(check_messages_in_flight(MAX_BATCH_IN_FLIGHT, 100), Ok(()));
+        // A consumer that only raises max_size never trips over the default in_flight.
+        assert_eq!(
+            check_messages_in_flight(DEFAULT_BATCH_IN_FLIGHT, MAX_BATCH_SIZE),
+            Ok(())
+        );
+        assert_eq!(
+            check_messages_in_flight(20, 10_000).unwrap_err(),
+            "batch.in_flight (20) x batch.max_size (10000) is 200000 messages in flight; at \
+             most 100000: lower one of them"
+        );
+    }
 
     #[test]
     fn consumer_names() {

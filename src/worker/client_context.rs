@@ -1,6 +1,7 @@
-//! The worker's librdkafka consumer: commits what was acked when partitions are revoked,
-//! records when the group was joined, and keeps per-partition lag from librdkafka's
-//! statistics for the metrics.
+//! The worker's librdkafka consumer: commits what was acked when partitions are revoked (and
+//! tells the worker loop which, so it drops what it still holds of them), records when the
+//! group was joined, and keeps per-partition lag from librdkafka's statistics for the
+//! metrics.
 
 use crate::metrics::Metrics;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -8,7 +9,7 @@ use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, TopicPartitionList};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Callbacks librdkafka runs while the worker polls (statistics: once a second).
 pub struct WorkerContext {
@@ -20,6 +21,9 @@ pub struct WorkerContext {
     /// consumer leaves then have nothing left to commit, and a second (synchronous) commit
     /// would wait ~45 s for a group coordinator when the brokers are gone.
     pub final_commit_done: AtomicBool,
+    /// Partitions revoked since the worker loop last looked (`MessageSource::revoked`): it
+    /// drops the messages of theirs it still holds (batches in flight, batches to re-send).
+    pub revoked: Mutex<Vec<(String, i32)>>,
 }
 
 impl ClientContext for WorkerContext {
@@ -56,6 +60,15 @@ impl ClientContext for WorkerContext {
 impl ConsumerContext for WorkerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
+            self.revoked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(
+                    partitions
+                        .elements()
+                        .iter()
+                        .map(|e| (e.topic().to_string(), e.partition())),
+                );
             if self.final_commit_done.load(Ordering::Acquire) {
                 tracing::info!(
                     count = partitions.count(),

@@ -53,6 +53,8 @@ pub(super) enum Event {
     FinalCommitDone,
     /// The source was unsubscribed.
     Unsubscribed,
+    /// A partition was revoked (librdkafka's callback commits what was stored).
+    Revoked(String, i32),
 }
 
 /// The shared, ordered record of [`Event`]s, each with the (test-paused) time it happened.
@@ -119,6 +121,10 @@ pub(super) enum Incoming {
     Error(KafkaError),
     /// Nothing: `recv` waits until the loop stops waiting (a poll or `max_wait_ms` timeout).
     Quiet,
+    /// Nothing for this long, then the script goes on (the loop may stop waiting before).
+    Pause(Duration),
+    /// The partition is revoked, as librdkafka does inside a poll; the script goes on.
+    Revoke(String, i32),
 }
 
 /// A source that hands out a script, then asks the loop to stop (and waits forever), so
@@ -128,7 +134,11 @@ pub(super) struct FakeSource {
     stop: CancellationToken,
     journal: Journal,
     /// Partitions that were revoked: storing an offset of theirs fails as librdkafka does.
-    revoked: BTreeSet<(String, i32)>,
+    revoked: Mutex<BTreeSet<(String, i32)>>,
+    /// Revoked since the loop last asked ([`MessageSource::revoked`]).
+    newly_revoked: Mutex<Vec<(String, i32)>>,
+    /// When the [`Incoming::Pause`] at the front of the script ends.
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl FakeSource {
@@ -142,13 +152,19 @@ impl FakeSource {
             script: Mutex::new(script.into_iter().collect()),
             stop: stop.clone(),
             journal: journal.clone(),
-            revoked: BTreeSet::new(),
+            revoked: Mutex::new(BTreeSet::new()),
+            newly_revoked: Mutex::new(Vec::new()),
+            paused_until: Mutex::new(None),
         }
     }
 
-    /// Storing offsets of `topic`/`partition` fails with `State`, as for a revoked partition.
-    pub(super) fn revoke(mut self, topic: &str, partition: i32) -> FakeSource {
-        self.revoked.insert((topic.to_string(), partition));
+    /// Storing offsets of `topic`/`partition` fails with `State`, as for a revoked partition
+    /// (one the loop was not told about).
+    pub(super) fn revoke(self, topic: &str, partition: i32) -> FakeSource {
+        self.revoked
+            .lock()
+            .unwrap()
+            .insert((topic.to_string(), partition));
         self
     }
 }
@@ -161,20 +177,61 @@ impl MessageSource for FakeSource {
     }
 
     async fn recv(&self) -> KafkaResult<Record> {
-        let next = self.script.lock().unwrap().pop_front();
-        match next {
-            Some(Incoming::Message(record)) => Ok(record),
-            Some(Incoming::Error(e)) => Err(e),
-            Some(Incoming::Quiet) => std::future::pending().await,
-            None => {
-                self.stop.cancel();
-                std::future::pending().await
+        loop {
+            // Peeked, not taken: a pause the loop cuts short (its poll timed out) goes on
+            // until its end at the next recv.
+            let pause = self
+                .script
+                .lock()
+                .unwrap()
+                .front()
+                .and_then(|next| match next {
+                    Incoming::Pause(wait) => Some(*wait),
+                    _ => None,
+                });
+            if let Some(wait) = pause {
+                let until = *self
+                    .paused_until
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(|| Instant::now() + wait);
+                tokio::time::sleep_until(until).await;
+                *self.paused_until.lock().unwrap() = None;
+            }
+            let next = self.script.lock().unwrap().pop_front();
+            match next {
+                Some(Incoming::Message(record)) => return Ok(record),
+                Some(Incoming::Error(e)) => return Err(e),
+                Some(Incoming::Quiet) => std::future::pending().await,
+                Some(Incoming::Pause(_)) => {}
+                Some(Incoming::Revoke(topic, partition)) => {
+                    self.journal
+                        .record(Event::Revoked(topic.clone(), partition));
+                    self.revoked
+                        .lock()
+                        .unwrap()
+                        .insert((topic.clone(), partition));
+                    self.newly_revoked.lock().unwrap().push((topic, partition));
+                }
+                None => {
+                    self.stop.cancel();
+                    std::future::pending().await
+                }
             }
         }
     }
 
+    fn revoked(&self) -> Vec<(String, i32)> {
+        std::mem::take(&mut *self.newly_revoked.lock().unwrap())
+    }
+
     fn store_offset(&self, topic: &str, partition: i32, offset: i64) -> KafkaResult<()> {
-        if self.revoked.contains(&(topic.to_string(), partition)) {
+        if self
+            .revoked
+            .lock()
+            .unwrap()
+            .contains(&(topic.to_string(), partition))
+        {
             return Err(KafkaError::StoreOffset(RDKafkaErrorCode::State));
         }
         self.journal.record(Event::Stored {
@@ -377,6 +434,8 @@ impl HandlerLauncher for FakeLauncher {
         Ok(FakeHandler {
             scripted: self.scripted.clone(),
             journal: self.journal.clone(),
+            queued: VecDeque::new(),
+            busy_until: Instant::now(),
         })
     }
 
@@ -385,10 +444,16 @@ impl HandlerLauncher for FakeLauncher {
     }
 }
 
-/// A handler that answers as its launcher's script says.
+/// A handler that answers as its launcher's script says. Like a real one, it works through
+/// the batches it was sent one after another: a batch's answer comes its `After` wait after
+/// the previous batch's answer (or after it was sent, if that is later).
 pub(super) struct FakeHandler {
     scripted: Arc<Mutex<Scripted>>,
     journal: Journal,
+    /// Batches sent and not yet answered: id, answer, and when the answer is due.
+    queued: VecDeque<(u64, Answer, Instant)>,
+    /// When the last queued batch is answered.
+    busy_until: Instant,
 }
 
 impl HandlerConnection for FakeHandler {
@@ -396,9 +461,9 @@ impl HandlerConnection for FakeHandler {
         None
     }
 
-    async fn exchange(&mut self, message: &ToHandler) -> Result<FromHandler, HandlerError> {
+    async fn send(&mut self, message: &ToHandler) -> Result<(), HandlerError> {
         let ToHandler::Batch { id, messages } = message else {
-            panic!("the loop exchanges batches only, not {message:?}");
+            panic!("the loop sends batches only, not {message:?}");
         };
         let received = Received {
             messages: messages.clone(),
@@ -407,8 +472,34 @@ impl HandlerConnection for FakeHandler {
             id: *id,
             offsets: received.offsets(),
         });
-        let answer = (self.scripted.lock().unwrap().answers)(&received);
-        reply(answer, *id).await
+        let mut answer = (self.scripted.lock().unwrap().answers)(&received);
+        let mut due = self.busy_until.max(Instant::now());
+        while let Answer::After(wait, then) = answer {
+            due += wait;
+            answer = *then;
+        }
+        self.busy_until = due;
+        self.queued.push_back((*id, answer, due));
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> Result<FromHandler, HandlerError> {
+        let Some((_, _, due)) = self.queued.front() else {
+            // Nothing sent: a real handler would say nothing either.
+            return std::future::pending().await;
+        };
+        tokio::time::sleep_until(*due).await;
+        let (id, answer, _) = self.queued.front().cloned().expect("peeked above");
+        match answer {
+            // Hung: this and everything behind it wait for ever.
+            Answer::Hang => std::future::pending().await,
+            // Its stdout stays closed: every later read ends the same way.
+            Answer::Crash => Err(HandlerError::Exited(None)),
+            answer => {
+                self.queued.pop_front();
+                Ok(reply(answer, id))
+            }
+        }
     }
 
     async fn shutdown(self, reason: &str, _grace: Duration) -> String {
@@ -422,22 +513,18 @@ impl HandlerConnection for FakeHandler {
     }
 }
 
-/// Plays one [`Answer`] to batch `id`.
-async fn reply(mut answer: Answer, id: u64) -> Result<FromHandler, HandlerError> {
-    while let Answer::After(wait, then) = answer {
-        tokio::time::sleep(wait).await;
-        answer = *then;
-    }
+/// The reply an [`Answer`] (not a wait, a crash or a hang) makes for batch `id`.
+fn reply(answer: Answer, id: u64) -> FromHandler {
     match answer {
-        Answer::Ack => Ok(FromHandler::Ack { id }),
-        Answer::Fail { error, retryable } => Ok(FromHandler::Fail {
+        Answer::Ack => FromHandler::Ack { id },
+        Answer::Fail { error, retryable } => FromHandler::Fail {
             id,
             error,
             retryable,
-        }),
-        Answer::Reply(reply) => Ok(reply),
-        Answer::Crash => Err(HandlerError::Exited(None)),
-        Answer::Hang => std::future::pending().await,
-        Answer::After(..) => unreachable!("played above"),
+        },
+        Answer::Reply(reply) => reply,
+        Answer::Crash | Answer::Hang | Answer::After(..) => {
+            unreachable!("played by recv()")
+        }
     }
 }

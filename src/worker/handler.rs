@@ -2,13 +2,18 @@
 //! protocol in [`super::protocol`], stopped with `shutdown`, a grace period, then SIGKILL.
 //! One task (the worker loop) owns it, as in watchexec's supervisor.
 //!
+//! Batches are pipelined (`batch.in_flight`): the loop may send a batch before the replies
+//! to earlier ones were read, so sending also reads the replies that arrive meanwhile and
+//! keeps them, in order. Otherwise a handler blocked writing replies to a full stdout pipe
+//! would stop reading its stdin while the worker is blocked writing to it.
+//!
 //! The loop reaches it through [`HandlerLauncher`] and [`HandlerConnection`], so that unit
 //! tests can drive the loop with scripted handlers instead of processes.
 
 use super::env_file::{self, Loaded};
 use super::protocol::{self, FromHandler, ProtocolViolation, ToHandler, MAX_REPLY_LINE};
 use crate::manifest::EnvFile;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -88,10 +93,23 @@ pub(crate) trait HandlerConnection {
     /// Its process id, for logs.
     fn pid(&self) -> Option<u32>;
 
-    /// Sends one message and reads one reply, whatever it is: whether the reply answers the
-    /// batch in flight is the loop's to check ([`protocol::check_answer`]). An error means the
-    /// handler must be restarted.
-    async fn exchange(&mut self, message: &ToHandler) -> Result<FromHandler, HandlerError>;
+    /// Writes one message, without waiting for its reply. An error means the handler must be
+    /// restarted. Not cancel-safe (a line may be half written): the loop only drops it when
+    /// it kills the handler.
+    async fn send(&mut self, message: &ToHandler) -> Result<(), HandlerError>;
+
+    /// The next reply, in the order the handler wrote them, whatever it is: whether it answers
+    /// the oldest batch in flight is the loop's to check ([`protocol::check_answer`]). An
+    /// error means the handler must be restarted. Cancel-safe: the loop waits for it and for
+    /// messages at once.
+    async fn recv(&mut self) -> Result<FromHandler, HandlerError>;
+
+    /// Sends one message and reads one reply (one batch in flight: the lockstep the loop uses
+    /// while it settles a failed batch).
+    async fn exchange(&mut self, message: &ToHandler) -> Result<FromHandler, HandlerError> {
+        self.send(message).await?;
+        self.recv().await
+    }
 
     /// Graceful stop: `shutdown`, then up to `grace` for it to exit, then SIGKILL. Returns
     /// how it ended.
@@ -158,7 +176,13 @@ pub struct Handler {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
+    /// The reply line read so far: kept across calls, so that reading is cancel-safe.
     line: Vec<u8>,
+    /// Replies read while a message was being written, in order, for [`Handler::recv`].
+    replies: VecDeque<FromHandler>,
+    /// How reading ended while a message was being written (the handler exited, or broke the
+    /// protocol), for [`Handler::recv`] once `replies` are taken.
+    read_error: Option<HandlerError>,
 }
 
 impl Handler {
@@ -204,8 +228,10 @@ impl Handler {
             stdin,
             stdout,
             line: Vec::with_capacity(256),
+            replies: VecDeque::new(),
+            read_error: None,
         };
-        handler.send(&spec.init).await?;
+        handler.send_line(&spec.init).await?;
         let reply = match tokio::time::timeout(spec.ready_timeout, handler.read_reply()).await {
             Ok(reply) => reply?,
             Err(_) => {
@@ -227,45 +253,54 @@ impl Handler {
         }
     }
 
-    /// Sends one message to the handler.
-    pub async fn send(&mut self, message: &ToHandler) -> Result<(), HandlerError> {
+    /// Writes one message to the handler, reading the replies that arrive meanwhile into
+    /// `replies` (see the module's doc).
+    pub async fn send_line(&mut self, message: &ToHandler) -> Result<(), HandlerError> {
         let line = protocol::encode(message);
-        if let Err(e) = self.stdin.write_all(&line).await {
-            return Err(self.exited_or(HandlerError::Io(e)).await);
-        }
-        if let Err(e) = self.stdin.flush().await {
-            return Err(self.exited_or(HandlerError::Io(e)).await);
+        let mut written = 0;
+        while written < line.len() {
+            tokio::select! {
+                // Writing first: a pipe with room takes the line in one write, and no read is
+                // tried at all.
+                biased;
+                result = self.stdin.write(&line[written..]) => match result {
+                    Ok(0) => {
+                        let e = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                        return Err(self.exited_or(HandlerError::Io(e)).await);
+                    }
+                    Ok(n) => written += n,
+                    Err(e) => return Err(self.exited_or(HandlerError::Io(e)).await),
+                },
+                // `write` is cancel-safe (nothing was written when another branch wins), and
+                // so is `read_line`. Once reading failed, it stays failed: stop trying.
+                reply = read_line(&mut self.stdout, &mut self.line), if self.read_error.is_none() => {
+                    match reply {
+                        Ok(reply) => self.replies.push_back(reply),
+                        Err(e) => self.read_error = Some(e),
+                    }
+                }
+            }
         }
         Ok(())
     }
 
     /// Reads and decodes one reply line; at most [`MAX_REPLY_LINE`] bytes are buffered.
     async fn read_reply(&mut self) -> Result<FromHandler, HandlerError> {
-        self.line.clear();
-        loop {
-            let available = match self.stdout.fill_buf().await {
-                Ok(buf) => buf,
-                Err(e) => return Err(self.exited_or(HandlerError::Io(e)).await),
-            };
-            if available.is_empty() {
+        if let Some(reply) = self.replies.pop_front() {
+            return Ok(reply);
+        }
+        let result = match self.read_error.take() {
+            Some(e) => Err(e),
+            None => read_line(&mut self.stdout, &mut self.line).await,
+        };
+        match result {
+            // End of output: say how it exited, if it did.
+            Err(HandlerError::Exited(None)) => {
                 let status = self.reap(Duration::from_secs(2)).await;
-                return Err(HandlerError::Exited(status));
+                Err(HandlerError::Exited(status))
             }
-            let (used, done) = match available.iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (available.len(), false),
-            };
-            let room = MAX_REPLY_LINE + 1 - self.line.len();
-            self.line.extend_from_slice(&available[..used.min(room)]);
-            self.stdout.consume(used);
-            if self.line.len() > MAX_REPLY_LINE {
-                return Err(HandlerError::Violation(ProtocolViolation(format!(
-                    "a reply line longer than {MAX_REPLY_LINE} bytes"
-                ))));
-            }
-            if done {
-                return protocol::decode_reply(&self.line).map_err(HandlerError::Violation);
-            }
+            Err(HandlerError::Io(e)) => Err(self.exited_or(HandlerError::Io(e)).await),
+            other => other,
         }
     }
 
@@ -291,8 +326,11 @@ impl HandlerConnection for Handler {
         self.child.id()
     }
 
-    async fn exchange(&mut self, message: &ToHandler) -> Result<FromHandler, HandlerError> {
-        self.send(message).await?;
+    async fn send(&mut self, message: &ToHandler) -> Result<(), HandlerError> {
+        self.send_line(message).await
+    }
+
+    async fn recv(&mut self) -> Result<FromHandler, HandlerError> {
         self.read_reply().await
     }
 
@@ -302,7 +340,7 @@ impl HandlerConnection for Handler {
         let goodbye = ToHandler::Shutdown {
             reason: reason.to_string(),
         };
-        if self.send(&goodbye).await.is_ok() {
+        if self.send_line(&goodbye).await.is_ok() {
             // Closing stdin is the second signal: handlers that loop on reading lines stop.
             drop(self.stdin);
             match tokio::time::timeout(grace, self.child.wait()).await {
@@ -322,6 +360,39 @@ impl HandlerConnection for Handler {
     async fn kill(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+    }
+}
+
+/// Reads and decodes one reply line from `stdout`; at most [`MAX_REPLY_LINE`] bytes are
+/// buffered. Cancel-safe: the part of a line read so far stays in `line`. The end of output is
+/// `Exited(None)` (the caller finds out how it exited).
+async fn read_line(
+    stdout: &mut BufReader<ChildStdout>,
+    line: &mut Vec<u8>,
+) -> Result<FromHandler, HandlerError> {
+    loop {
+        let available = stdout.fill_buf().await.map_err(HandlerError::Io)?;
+        if available.is_empty() {
+            return Err(HandlerError::Exited(None));
+        }
+        let (used, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let room = MAX_REPLY_LINE + 1 - line.len();
+        line.extend_from_slice(&available[..used.min(room)]);
+        stdout.consume(used);
+        if line.len() > MAX_REPLY_LINE {
+            line.clear();
+            return Err(HandlerError::Violation(ProtocolViolation(format!(
+                "a reply line longer than {MAX_REPLY_LINE} bytes"
+            ))));
+        }
+        if done {
+            let reply = protocol::decode_reply(line).map_err(HandlerError::Violation);
+            line.clear();
+            return reply;
+        }
     }
 }
 

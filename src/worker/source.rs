@@ -27,6 +27,11 @@ pub(crate) trait MessageSource {
     /// Commits the stored offsets, waiting for the broker.
     fn commit_sync(&self) -> KafkaResult<()>;
 
+    /// The partitions revoked since the last call, as `(topic, partition)`. librdkafka
+    /// revokes them (and the rebalance callback commits what was stored) inside `recv`; the
+    /// loop then drops what it still holds of them.
+    fn revoked(&self) -> Vec<(String, i32)>;
+
     /// Says the shutdown's final commit is done, so partitions revoked as the consumer leaves
     /// commit nothing more.
     fn final_commit_done(&self);
@@ -52,6 +57,15 @@ impl MessageSource for StreamConsumer<WorkerContext> {
 
     fn commit_sync(&self) -> KafkaResult<()> {
         self.commit_consumer_state(CommitMode::Sync)
+    }
+
+    fn revoked(&self) -> Vec<(String, i32)> {
+        let mut revoked = self
+            .context()
+            .revoked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *revoked)
     }
 
     fn final_commit_done(&self) {

@@ -795,3 +795,526 @@ async fn a_batch_closes_after_max_wait_and_a_stop_while_one_fills_drops_it_unsen
     let waited = journal.sent_at()[0] - began;
     assert!(about(waited, Duration::from_millis(250)), "{waited:?}");
 }
+
+// ---------------------------------------------------------------- pipelining (batch.in_flight)
+
+/// Answers every batch `after` its previous one (the fake handler works in order), with
+/// `answer(offsets of the batch)`.
+fn each_after(
+    after: Duration,
+    mut answer: impl FnMut(&[i64]) -> Answer + Send + 'static,
+) -> impl FnMut(&Received) -> Answer + Send + 'static {
+    move |batch: &Received| Answer::After(after, Box::new(answer(&batch.offsets())))
+}
+
+/// The most batches sent and not yet stored at any point, from the journal (each batch
+/// stores one offset of partition 0 here).
+fn most_in_flight(journal: &Journal) -> usize {
+    let (mut open, mut most) = (0usize, 0usize);
+    for event in journal.events() {
+        match event {
+            Event::Sent { .. } => open += 1,
+            Event::Stored { .. } => open -= 1,
+            _ => {}
+        }
+        most = most.max(open);
+    }
+    most
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_are_pipelined_up_to_in_flight_and_stored_in_the_order_of_the_acks() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 3}"]),
+        FakeSource::new(messages(&[5, 6, 7, 8, 9]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_millis(10), |_| Answer::Ack),
+        ),
+        None,
+    );
+    let began = Instant::now();
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        // Three before the first answer...
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        // ...then one more for each ack, which stores in order.
+        stored(TOPIC, 0, 5),
+        sent(4, &[8]),
+        stored(TOPIC, 0, 6),
+        sent(5, &[9]),
+        stored(TOPIC, 0, 7),
+        stored(TOPIC, 0, 8),
+        stored(TOPIC, 0, 9),
+    ]);
+    assert_eq!(journal.events(), expected);
+    assert_eq!(most_in_flight(&journal), 3);
+    assert!(journal.sent_at()[..3].iter().all(|&at| at == began));
+    // The handler was never idle: five batches of 10 ms took 50 ms.
+    assert!(
+        about(began.elapsed(), Duration::from_millis(50)),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(count(&worker.metrics.processed), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn in_flight_1_is_lockstep() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 1}"]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_millis(10), |_| Answer::Ack),
+        ),
+        None,
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        stored(TOPIC, 0, 5),
+        sent(2, &[6]),
+        stored(TOPIC, 0, 6),
+        sent(3, &[7]),
+        stored(TOPIC, 0, 7),
+    ]);
+    assert_eq!(journal.events(), expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_for_a_later_batch_in_flight_is_a_violation_and_nothing_is_stored_out_of_order() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 3}", "retry: {backoff_ms: 100}"]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        // The first handler answers the second batch first; the next one is correct.
+        FakeLauncher::new(
+            &journal,
+            nth(|n| {
+                let answer = if n == 1 {
+                    Answer::Reply(FromHandler::Ack { id: 2 })
+                } else {
+                    Answer::Ack
+                };
+                Answer::After(Duration::from_millis(10), Box::new(answer))
+            }),
+        ),
+        None,
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        Event::HandlerKilled,
+        Event::HandlerStarted,
+        sent(1, &[5]),
+        stored(TOPIC, 0, 5),
+        sent(4, &[6]),
+        sent(5, &[7]),
+        stored(TOPIC, 0, 6),
+        stored(TOPIC, 0, 7),
+    ]);
+    assert_eq!(journal.events(), expected);
+    assert_eq!(count(&worker.metrics.handler_restarts), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_batch_is_settled_alone_and_the_batches_behind_it_are_sent_again_after_it() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut failed_once = false;
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 3}", "retry: {backoff_ms: 100}"]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_millis(10), move |offsets| {
+                if offsets == [5] && !failed_once {
+                    failed_once = true;
+                    Answer::fail("PG::ConnectionBad")
+                } else {
+                    Answer::Ack
+                }
+            }),
+        ),
+        None,
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        // 6 and 7 were acked behind the failure: discarded, not stored. 5 is retried alone
+        // after its backoff, then 6 and 7 go again, in order.
+        sent(1, &[5]),
+        stored(TOPIC, 0, 5),
+        sent(4, &[6]),
+        sent(5, &[7]),
+        stored(TOPIC, 0, 6),
+        stored(TOPIC, 0, 7),
+    ]);
+    assert_eq!(journal.events(), expected);
+    // The retry waited for the failure and the two replies behind it (30 ms), then the
+    // backoff.
+    let gaps = gaps(&journal);
+    assert!(about(gaps[2], Duration::from_millis(130)), "{gaps:?}");
+    assert_eq!(count(&worker.metrics.errors), 1);
+    assert_eq!(count(&worker.metrics.retries), 1);
+    assert_eq!(count(&worker.metrics.handler_restarts), 0);
+    assert_eq!(count(&worker.metrics.processed), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poison_message_with_batches_behind_it_is_dead_lettered_before_they_are_stored() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let dead_letters = FakeDeadLetters::new(&journal);
+    let mut worker = worker(
+        consumer_settings(&[
+            "batch: {in_flight: 2}",
+            "retry: {max_attempts: 2, backoff_ms: 100, on_exhausted: dead_letter, dead_letter_topic: price_drops.dlq}",
+        ]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_millis(10), |offsets| {
+                if offsets == [6] {
+                    Answer::fail("bad json")
+                } else {
+                    Answer::Ack
+                }
+            }),
+        ),
+        Some(dead_letters.clone()),
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        stored(TOPIC, 0, 5),
+        sent(3, &[7]),
+        sent(2, &[6]),
+        Event::DeadLettered(6),
+        stored(TOPIC, 0, 6),
+        sent(4, &[7]),
+        stored(TOPIC, 0, 7),
+    ]);
+    assert_eq!(journal.events(), expected);
+    assert_eq!(dead_letters.copies().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_exhausted_stop_with_batches_behind_stores_nothing_past_the_failing_one() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 3}", "retry: {max_attempts: 1}"]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_millis(10), |offsets| {
+                if offsets == [5] {
+                    Answer::fail("boom")
+                } else {
+                    Answer::Ack
+                }
+            }),
+        ),
+        None,
+    );
+
+    let reason = worker.work(&stop).await.unwrap_err();
+    worker.shut_down(true).await;
+
+    assert!(
+        reason.contains("product_changes/0@5 failed 1 time(s)"),
+        "{reason}"
+    );
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        // Their replies were read (the handler is idle again) and dropped.
+        Event::Committed,
+        Event::FinalCommitDone,
+        Event::HandlerShutDown("error".into()),
+        Event::Unsubscribed,
+    ]);
+    assert_eq!(journal.events(), expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_with_batches_in_flight_stores_those_acked_within_the_drain_timeout() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    // The script ends after 7, which stops the loop with three batches in flight (there is
+    // room for a fourth, so it asks for one at once), answered at 8, 16 and 24 s: the third
+    // misses the 20 s drain.
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 4}"]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_secs(8), |_| Answer::Ack),
+        ),
+        None,
+    );
+    let began = Instant::now();
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+    let waited = began.elapsed();
+    let summary = worker.shut_down(false).await;
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        stored(TOPIC, 0, 5),
+        stored(TOPIC, 0, 6),
+        Event::HandlerKilled,
+        Event::Committed,
+        Event::FinalCommitDone,
+        Event::Unsubscribed,
+    ]);
+    assert_eq!(journal.events(), expected);
+    assert!(about(waited, DRAIN), "{waited:?}");
+    assert!(summary.contains("no handler running"), "{summary}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_with_batches_in_flight_that_all_answer_shuts_the_handler_down_gracefully() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 3}"]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_secs(1), |offsets| {
+                // A failure while stopping: it and what is behind it are not stored.
+                if offsets == [6] {
+                    Answer::fail("boom")
+                } else {
+                    Answer::Ack
+                }
+            }),
+        ),
+        None,
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+    worker.shut_down(false).await;
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        stored(TOPIC, 0, 5),
+        Event::Committed,
+        Event::FinalCommitDone,
+        Event::HandlerShutDown("sigterm".into()),
+        Event::Unsubscribed,
+    ]);
+    assert_eq!(journal.events(), expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoke_drops_the_revoked_partitions_batches_in_flight() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let script = vec![
+        Incoming::Message(record(TOPIC, 0, 5)),
+        Incoming::Message(record(TOPIC, 1, 9)),
+        Incoming::Revoke(TOPIC.to_string(), 1),
+        Incoming::Message(record(TOPIC, 0, 6)),
+        // The replies come before the stop.
+        Incoming::Pause(Duration::from_secs(1)),
+    ];
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 4}", "retry: {backoff_ms: 100}"]),
+        FakeSource::new(script, &stop, &journal),
+        // The revoked partition's batch fails: it is no longer ours to retry, and the batch
+        // behind it need not go again.
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_millis(10), |offsets| {
+                if offsets == [9] {
+                    Answer::fail("boom")
+                } else {
+                    Answer::Ack
+                }
+            }),
+        ),
+        None,
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[9]),
+        Event::Revoked(TOPIC.to_string(), 1),
+        sent(3, &[6]),
+        stored(TOPIC, 0, 5),
+        stored(TOPIC, 0, 6),
+    ]);
+    assert_eq!(journal.events(), expected);
+    assert_eq!(count(&worker.metrics.retries), 0);
+    assert_eq!(count(&worker.metrics.kafka_errors), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoke_drops_the_revoked_partitions_messages_from_a_batch_that_is_retried() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let script = vec![
+        Incoming::Message(record(TOPIC, 0, 5)),
+        Incoming::Message(record(TOPIC, 1, 9)),
+        Incoming::Pause(Duration::from_millis(5)),
+        Incoming::Revoke(TOPIC.to_string(), 1),
+        Incoming::Message(record(TOPIC, 0, 6)),
+        Incoming::Message(record(TOPIC, 0, 7)),
+    ];
+    let mut first = true;
+    let mut worker = worker(
+        consumer_settings(&[
+            "batch: {max_size: 2, max_wait_ms: 100, in_flight: 2}",
+            "retry: {backoff_ms: 100}",
+        ]),
+        FakeSource::new(script, &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            each_after(Duration::from_millis(10), move |_| {
+                if std::mem::take(&mut first) {
+                    Answer::fail("boom")
+                } else {
+                    Answer::Ack
+                }
+            }),
+        ),
+        None,
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5, 9]),
+        Event::Revoked(TOPIC.to_string(), 1),
+        sent(2, &[6, 7]),
+        // The retry carries partition 0's message only; 6 and 7 go again behind it.
+        sent(1, &[5]),
+        stored(TOPIC, 0, 5),
+        sent(3, &[6, 7]),
+        stored(TOPIC, 0, 7),
+    ]);
+    assert_eq!(journal.events(), expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_crash_with_batches_in_flight_sends_them_all_to_the_new_handler_in_order() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 3}", "retry: {backoff_ms: 100}"]),
+        FakeSource::new(messages(&[5, 6, 7]), &stop, &journal),
+        FakeLauncher::new(
+            &journal,
+            nth(|n| {
+                let answer = if n == 1 { Answer::Crash } else { Answer::Ack };
+                Answer::After(Duration::from_millis(10), Box::new(answer))
+            }),
+        ),
+        None,
+    );
+
+    assert_eq!(worker.work(&stop).await, Ok(()));
+
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        Event::HandlerKilled,
+        Event::HandlerStarted,
+        sent(1, &[5]),
+        stored(TOPIC, 0, 5),
+        sent(4, &[6]),
+        sent(5, &[7]),
+        stored(TOPIC, 0, 6),
+        stored(TOPIC, 0, 7),
+    ]);
+    assert_eq!(journal.events(), expected);
+    // The retry's backoff, then the restart's.
+    let gaps = gaps(&journal);
+    assert!(about(gaps[2], Duration::from_millis(1110)), "{gaps:?}");
+    assert_eq!(count(&worker.metrics.handler_restarts), 1);
+    assert_eq!(worker.handler_failures, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_stuck_on_a_batch_stops_the_heartbeat_while_more_messages_come() {
+    let stop = CancellationToken::new();
+    let journal = Journal::default();
+    let mut script = messages(&[5]);
+    script.push(Incoming::Pause(Duration::from_secs(10)));
+    script.extend(messages(&[6]));
+    script.push(Incoming::Pause(Duration::from_secs(10)));
+    script.extend(messages(&[7]));
+    script.push(Incoming::Quiet);
+    let mut worker = worker(
+        consumer_settings(&["batch: {in_flight: 4}"]),
+        FakeSource::new(script, &stop, &journal),
+        FakeLauncher::new(&journal, |_| Answer::Hang),
+        None,
+    );
+    let heartbeat = worker.heartbeat.clone();
+    let stopping = stop.clone();
+
+    let (result, quiet) = tokio::join!(worker.work(&stop), async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let quiet = heartbeat.age();
+        stopping.cancel();
+        quiet
+    });
+
+    assert_eq!(result, Ok(()));
+    // The loop sent 6 and 7 and polled the source every second, but made no progress.
+    assert!(quiet >= Duration::from_secs(59), "{quiet:?}");
+    let mut expected = started();
+    expected.extend([
+        sent(1, &[5]),
+        sent(2, &[6]),
+        sent(3, &[7]),
+        Event::HandlerKilled,
+    ]);
+    assert_eq!(journal.events(), expected);
+}

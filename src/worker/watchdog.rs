@@ -4,7 +4,10 @@
 use crate::notify;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock is std's, unless a test paused it: the worker loop's tests then read the age
+// of a heartbeat on the paused clock.
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// When the worker loop last made progress.

@@ -351,6 +351,24 @@ class PythonHandlerTest(unittest.TestCase):
         self.assertEqual(h.read_reply(), {"type": "bye"})
         self.assert_clean_exit(h, "after shutdown")
 
+    def test_pipelined_batches_are_answered_in_order(self):
+        # batch.in_flight: the worker writes several batches before reading a reply. The
+        # module must answer each, in order, without waiting for anything but its next line.
+        h = self.scripted()
+        h.init()
+        ids = list(range(1, 21))
+        for i in ids:
+            h.send({"type": "batch", "id": i, "messages": [msg(i, b"raise" if i == 7 else b"fine")]})
+        replies = [h.read_reply() for _ in ids]
+        self.assertEqual([r["id"] for r in replies], ids, "one reply per batch, in the order sent")
+        self.assertEqual([r["type"] for r in replies if r["type"] != "ack"], ["fail"])
+        self.assertEqual(replies[6]["type"], "fail")
+        processed = [l for l in self.lines("trace.log") if l.startswith("process ")]
+        self.assertEqual(processed, [f"process {o}" for o in ids])
+        h.send({"type": "shutdown", "reason": "sigterm"})
+        self.assertEqual(h.read_reply(), {"type": "bye"})
+        self.assert_clean_exit(h, "after shutdown")
+
     def test_binary_values_reach_process_byte_for_byte(self):
         h = self.scripted()
         h.init()

@@ -329,6 +329,23 @@ class RubyHandlerTest < Minitest::Test
     assert_clean_exit(h, after: "shutdown")
   end
 
+  # batch.in_flight: the worker writes several batches before reading a reply. The library must
+  # answer each, in order, without waiting for anything but its next line.
+  def test_pipelined_batches_are_answered_in_order
+    h = scripted
+    h.init
+    ids = (1..20).to_a
+    ids.each { |id| h.send_message(type: "batch", id: id, messages: [msg(id, id == 7 ? "raise" : "fine")]) }
+    replies = ids.map { h.read_reply }
+    assert_equal ids, replies.map { |r| r["id"] }, "one reply per batch, in the order sent"
+    assert_equal ["fail"], replies.map { |r| r["type"] }.uniq - ["ack"]
+    assert_equal "fail", replies[6]["type"]
+    assert_equal (1..20).map { |o| "process #{o}" }, lines("trace.log").grep(/\Aprocess /)
+    h.send_message(type: "shutdown", reason: "sigterm")
+    assert_equal({ "type" => "bye" }, h.read_reply)
+    assert_clean_exit(h, after: "shutdown")
+  end
+
   def test_binary_values_reach_process_byte_for_byte
     h = scripted
     h.init
