@@ -116,7 +116,9 @@ say "installing kafkactl's units (kafka-consumer@.service, kafkactl-proxy.servic
 # The proxy's config: the dev config with this broker's address.
 sed "s|\"bootstrap.servers\": \"[^\"]*\"|\"bootstrap.servers\": \"$BOOTSTRAP\"|" \
   examples/proxy.dev.json >"$RUN/proxy.json"
-"$BIN" --user -f "$MANIFEST" install-units --proxy-config "$RUN/proxy.json" --workdir "$ROOT" | indent
+# --force: this demo's user manager is the test rig's too, whose tests install the template
+# for other manifests; install-units refuses to replace another app's template without it.
+"$BIN" --user -f "$MANIFEST" install-units --force --proxy-config "$RUN/proxy.json" --workdir "$ROOT" | indent
 # Units read these from the user manager's environment: the proxy's address, and the broker
 # for workers (examples/kafka_consumers.yml leaves `brokers:` to KAFKACTL_BROKERS).
 # PRICE_DROPS_LOG is where the demo's PriceDrop stand-in records what the consumers find.

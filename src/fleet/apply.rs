@@ -588,7 +588,13 @@ fn summarize<S>(hosts: &[HostRun<S>], options: &RunOptions) -> (u8, Vec<HostSumm
     let command = options.command;
     let code = if failed == 0 { 0 } else { EXIT_FAILED };
     let verdict = if failed == 0 {
-        format!("{command}: {} host(s) done", rows.len())
+        // Scripts (Capistrano tasks, scripts/quickstart-check.sh) look for deploy's word.
+        let done = if command == "deploy" {
+            "converged"
+        } else {
+            "done"
+        };
+        format!("{command}: {} host(s) {done}", rows.len())
     } else {
         format!(
             "{command}: {failed} of {} host(s) failed; run it again once they are back",
