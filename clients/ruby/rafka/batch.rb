@@ -147,31 +147,28 @@ module Rafka
         @buf << @sock._read_from_socket(16_384)
       end
 
-      def line
-        more while (crlf = @buf.index(CRLF, @pos)).nil?
-        text = @buf.byteslice(@pos, crlf - @pos)
-        @pos = crlf + 2
-        text
-      end
-
+      # One item; its header line is read with a single allocation (type byte + rest).
       def parse
-        text = line
-        case text.getbyte(0)
+        more while (crlf = @buf.index(CRLF, @pos)).nil?
+        type = @buf.getbyte(@pos)
+        rest = @buf.byteslice(@pos + 1, crlf - @pos - 1)
+        @pos = crlf + 2
+        case type
         when 42 # *
-          n = text.byteslice(1, text.bytesize).to_i
+          n = rest.to_i
           n.negative? ? nil : Array.new(n) { parse }
         when 36 # $
-          len = text.byteslice(1, text.bytesize).to_i
+          len = rest.to_i
           return nil if len.negative?
 
           more while @buf.bytesize - @pos < len + 2
           bulk = @buf.byteslice(@pos, len)
           @pos += len + 2
           bulk.force_encoding(Encoding.default_external)
-        when 58 then text.byteslice(1, text.bytesize).to_i # :
-        when 43 then text.byteslice(1, text.bytesize) # +
-        when 45 then Redis::CommandError.new(text.byteslice(1, text.bytesize).strip) # -
-        else raise Redis::ProtocolError, text.byteslice(0, 1)
+        when 58 then rest.to_i # :
+        when 43 then rest # +
+        when 45 then Redis::CommandError.new(rest.strip) # -
+        else raise Redis::ProtocolError, type.chr
         end
       end
     end
