@@ -96,6 +96,8 @@ def run_rafka_client(index, opts, done_file, deadline)
   consumer = Rafka::Consumer.new(host: opts[:host], port: opts[:port], topic: opts[:topic], group: opts[:group],
                                  id: "c#{index}", librdkafka: librdkafka)
   record = lambda do |msgs|
+    return if msgs.empty? # rafka-rb yields empty batches too: no message arrived
+
     t = now
     stats['first'] ||= t
     stats['last'] = t
