@@ -328,8 +328,8 @@ class BatchDropinTest < Minitest::Test
     theirs = consumer(topic, unique("g"), "redis_rb")
     own = theirs.method(:consume_batch).super_method.call(batch_size: sent.size, batching_max_sec: MAX_SEC)
     assert_equal sent.map(&:b), got.map { |m| m.value.b }, "every byte, in order"
-    assert_equal own.map { |m| [m.topic, m.partition, m.offset, m.value, m.value.encoding] },
-                 got.map { |m| [m.topic, m.partition, m.offset, m.value, m.value.encoding] },
+    assert_equal own.map { |m| [m.topic, m.topic.encoding, m.partition, m.offset, m.value, m.value.encoding] },
+                 got.map { |m| [m.topic, m.topic.encoding, m.partition, m.offset, m.value, m.value.encoding] },
                  "the same objects as redis-rb's own reader makes"
     assert_equal "PONG", ours.redis.ping, "the connection goes on after a fast read"
 
@@ -342,6 +342,59 @@ class BatchDropinTest < Minitest::Test
     assert_equal (sent + sent).map(&:b), plain.map { |m| m.value.b }
   ensure
     Rafka::KafkactlBatch.fast_read = true
+  end
+
+  # A socket of redis-rb 4's Ruby driver, as far as FastReply uses it: @buffer and reads of
+  # at most `chunk` bytes at a time.
+  class ChunkedSock
+    def initialize(bytes, chunk)
+      @buffer = "".b
+      @rest = bytes.b
+      @chunk = chunk
+    end
+
+    attr_reader :buffer
+
+    def _read_from_socket(_nbytes)
+      raise Errno::ECONNRESET if @rest.empty?
+
+      @rest.slice!(0, @chunk)
+    end
+  end
+
+  def resp(value)
+    case value
+    when nil then "$-1\r\n"
+    when Integer then ":#{value}\r\n"
+    when String then "$#{value.bytesize}\r\n#{value.b}\r\n".b
+    when Array then "*#{value.size}\r\n".b + value.map { |v| resp(v) }.join.b
+    end
+  end
+
+  def test_dropin_fast_reader_handles_every_split_of_a_reply
+    enc = Encoding.default_external
+    msgs = [["t", 0, 0, "plain"], ["t.x", 3, 9_999_999_999, "cr\r\nlf\x00nul*8\r\n$5\r\n".b],
+            ["t", 1, 2, ""], ["t", 2, 7, "x" * 20_000], ["t", 1, 3, "gr\u00fc\u00df"]]
+    rafka = msgs.map { |t, p, o, v| ["topic", t, "partition", p, "offset", o, "value", v] }
+    odd = [1, 2, 3, 4, 5, 6, 7, 8] # an 8-element array that is not a message
+    reply = resp(["topics:t", rafka + [odd]]) + "+PIPELINED\r\n"
+    as_redis_rb = ->(v) { v.is_a?(Array) ? v.map(&as_redis_rb) : v.is_a?(String) ? v.dup.force_encoding(enc) : v }
+    want = as_redis_rb.call(["topics:t", rafka + [odd]])
+    [1, 2, 3, 7, 16, 101, 16_384, reply.bytesize].each do |chunk|
+      sock = ChunkedSock.new(reply, chunk)
+      got = Rafka::KafkactlBatch::FastReply.new(sock).reply
+      assert want == got, "chunks of #{chunk} bytes: #{got.inspect[0, 300]}"
+      got[1][0, msgs.size].each do |m|
+        assert_equal [enc] * 5, [m[0], m[1], m[2], m[4], m[6]].map(&:encoding)
+        assert_equal enc, m[7].encoding, "values in Encoding.default_external, as redis-rb gives them"
+      end
+      rest = sock.buffer + (sock.instance_variable_get(:@rest) || "")
+      assert_equal "+PIPELINED\r\n", rest, "what follows the reply is left for redis-rb"
+    end
+    assert_nil Rafka::KafkactlBatch::FastReply.new(ChunkedSock.new("*-1\r\n", 2)).reply
+    err = Rafka::KafkactlBatch::FastReply.new(ChunkedSock.new("-CONS No consumer\r\n", 3)).reply
+    assert_instance_of Redis::CommandError, err
+    assert_equal "CONS No consumer", err.message
   end
 
   # --- against a server without BLMPOP (Rafka) ---------------------------------------------

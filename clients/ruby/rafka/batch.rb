@@ -147,6 +147,29 @@ module Rafka
         @buf << @sock._read_from_socket(16_384)
       end
 
+      MESSAGE_HEAD = /\G\$5\r\ntopic\r\n\$(\d+)\r\n/n.freeze
+      MESSAGE_REST = /\G\r\n\$9\r\npartition\r\n:(-?\d+)\r\n\$6\r\noffset\r\n:(-?\d+)\r\n\$5\r\nvalue\r\n\$(\d+)\r\n/n.freeze
+
+      # The body of an 8-element array in the shape of a Rafka message (after its "*8" line),
+      # matched in two steps instead of eight items; nil (nothing consumed) when the shape
+      # differs or the buffer does not hold all of it yet, and the generic parser takes over.
+      def message
+        head = MESSAGE_HEAD.match(@buf, @pos) or return nil
+        topic_at = head.end(0)
+        topic_len = head[1].to_i
+        rest = MESSAGE_REST.match(@buf, topic_at + topic_len) or return nil
+        value_at = rest.end(0)
+        value_len = rest[3].to_i
+        return nil if @buf.bytesize < value_at + value_len + 2
+
+        enc = Encoding.default_external
+        @pos = value_at + value_len + 2
+        [(+"topic").force_encoding(enc), @buf.byteslice(topic_at, topic_len).force_encoding(enc),
+         (+"partition").force_encoding(enc), rest[1].to_i,
+         (+"offset").force_encoding(enc), rest[2].to_i,
+         (+"value").force_encoding(enc), @buf.byteslice(value_at, value_len).force_encoding(enc)]
+      end
+
       # One item; its header line is read with a single allocation (type byte + rest).
       def parse
         more while (crlf = @buf.index(CRLF, @pos)).nil?
@@ -156,7 +179,9 @@ module Rafka
         case type
         when 42 # *
           n = rest.to_i
-          n.negative? ? nil : Array.new(n) { parse }
+          return nil if n.negative?
+
+          (n == 8 && message) || Array.new(n) { parse }
         when 36 # $
           len = rest.to_i
           return nil if len.negative?
