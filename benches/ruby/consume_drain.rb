@@ -102,7 +102,10 @@ def run_rafka_client(index, opts, done_file, deadline)
     stats['first'] ||= t
     stats['last'] = t
     stats['count'] += msgs.size
-    msgs.each { |m| out.write("#{m.partition}:#{m.offset} #{t}\n") }
+    # One write per batch, the time formatted once: the bookkeeping stays small next to a
+    # client that takes 100 messages in a few milliseconds.
+    stamp = " #{t}\n"
+    out.write(msgs.map { |m| "#{m.partition}:#{m.offset}#{stamp}" }.join)
   end
   idle = 0
   loop do
