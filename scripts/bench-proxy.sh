@@ -12,14 +12,20 @@
 #   (a) produce: redis-benchmark RPUSHX, pipelined (-P 32) and not (-P 1), counting only
 #       messages the broker acknowledged (HGETALL stats producer.messages.delivered), plus the
 #       proxy's memory (VmHWM/VmRSS) after the load;
-#   (b) consume: drain a pre-loaded topic with Ruby redis-rb clients doing what rafka-rb does
-#       (CLIENT SETNAME, BLPOP + RPUSH acks per message), 1 process then 4 in one group,
-#       counting duplicates and missing messages;
+#   (b) consume: drain one pre-loaded topic, each run in a fresh group, with Ruby clients using
+#       rafka-rb's Consumer (tests/ruby/rafka_rb_standin.rb: the gem cannot be installed here),
+#       1 process then 4 in one group, counting duplicates and missing messages, four ways:
+#       #consume (BLPOP + RPUSH acks per message) and consume_batch(batch_size: 100,
+#       batching_max_sec: 1), each without and with clients/ruby/rafka/batch.rb (the drop-in:
+#       BLMPOP ... COUNT n + one multi-ack RPUSH per batch; it leaves #consume alone); the 8
+#       runs take turns 3 times (--quick: once), each row keeping its best;
 #   (c) ceiling: benches/direct_kafka.rs (rdkafka BaseProducer/BaseConsumer) on the same broker;
 #       its produce takes turns with the pipelined produce of (a), 3 rounds each (best kept);
 # then prints a summary: kafkactl's figures with their ratios to direct librdkafka's from the same
-# run, Rafka 0.6.2's figures from another day as a labelled reference (never a ratio), and
-# pass/fail targets. A missed target does not fail the script; a broken run (a phase that
+# run, the consume matrix with the drop-in's ratios to the rows without it (same run), Rafka
+# 0.6.2's figures from another day as a labelled reference (never a ratio), and pass/fail
+# targets. Rafka 0.6.2 itself is not run: its module is not served by the Go module proxy
+# (403 for github.com/skroutz/rafka@v0.6.2; see docs/benchmarks.md). A missed target does not fail the script; a broken run (a phase that
 # could not complete) does.
 set -euo pipefail
 
@@ -104,6 +110,10 @@ TARGET_CONSUME_PER_CLIENT=$((2 * REF_CONSUME_1))
 TARGET_DUP_PCT=1
 TARGET_RSS_MB=100
 TARGET_DIRECT_PCT=50 # on real Kafka: proxy delivered/s vs direct librdkafka produce
+TARGET_DROPIN_RATE=27000 # the drop-in's consume_batch(100), one client, msg/s
+TARGET_DROPIN_VS_MESSAGE=10 # ... against #consume per message, one client, same run
+TARGET_DROPIN_VS_BATCH=4    # ... against rafka-rb's own consume_batch(100), one client, same run
+BATCH_SIZE=100
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -144,7 +154,7 @@ trap 'exit 143' TERM
 build_release "$BUILD"
 
 # ---------------------------------------------------------------------------- broker + proxy
-start_broker bench_produce:4 drain_1:4 drain_4:4 direct_produce:4 "direct_bench:$DIRECT_PARTITIONS"
+start_broker bench_produce:4 drain:4 direct_produce:4 "direct_bench:$DIRECT_PARTITIONS"
 start_proxy
 
 pstat() { # pstat NAME: one counter of HGETALL stats
@@ -230,36 +240,54 @@ RSS_HWM=$(rss_kb VmHWM) RSS_NOW=$(rss_kb VmRSS)
 log "proxy memory after both produce loads: VmHWM $((RSS_HWM / 1024)) MB, VmRSS $((RSS_NOW / 1024)) MB"
 
 # ---------------------------------------------------------------------------- (b) consume
-log "pre-loading $DRAIN_N x $MSG_BYTES B into drain_1 and drain_4 (direct producer, round-robin, waits for delivery)"
-for t in drain_1 drain_4; do
-  run_job 120 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --topic "$t" \
-    --messages "$DRAIN_N" --size "$MSG_BYTES" >"$WORK/preload-$t.out" 2>"$WORK/preload-$t.err" ||
-    die "pre-loading $t failed: $(tail -3 "$WORK/preload-$t.err")"
-done
+log "pre-loading $DRAIN_N x $MSG_BYTES B into drain (direct producer, round-robin, waits for delivery); every consume run reads them all in a group of its own"
+run_job 120 "$DIRECT" --bootstrap "$BOOTSTRAP" --mode produce --round-robin --topic drain \
+  --messages "$DRAIN_N" --size "$MSG_BYTES" >"$WORK/preload-drain.out" 2>"$WORK/preload-drain.err" ||
+  die "pre-loading drain failed: $(tail -3 "$WORK/preload-drain.err")"
 
 DRAIN_RC=0
-drain_run() { # drain_run CLIENTS TOPIC: sets DRAIN_LINE
-  local clients=$1 topic=$2 rc=0
-  local group="bench-$topic-$$-$(date +%s)"
-  log "consume: $clients Ruby client process(es), group $group, draining $DRAIN_N messages of $topic"
+DROPIN=$ROOT/clients/ruby/rafka/batch.rb
+drain_run() { # drain_run CLIENTS API DROPIN(0|1) NAME: sets DRAIN_LINE
+  local clients=$1 api=$2 dropin=$3 name=$4 rc=0
+  local group="bench-$name-$$-$(date +%s)" out="$WORK/drain-$name"
+  local args=(--api "$api" --batch-size "$BATCH_SIZE" --batching-max-sec 1)
+  [ "$dropin" = 1 ] && args+=(--dropin "$DROPIN")
+  log "consume $name: $clients Ruby client process(es), rafka-rb $api$([ "$dropin" = 1 ] && echo ' + drop-in'), group $group, draining $DRAIN_N messages of drain"
   run_job $((DRAIN_MAX_SECS + 30)) ruby "$ROOT/benches/ruby/consume_drain.rb" --port "$PORT" \
-    --topic "$topic" --group "$group" --clients "$clients" --expect "$DRAIN_N" \
-    --out "$WORK/drain-$clients" --timeout 1 --idle-polls 1 --max-seconds "$DRAIN_MAX_SECS" \
-    --consumer-config "$CONSUMER_CONFIG" \
-    >"$WORK/drain-$clients.out" 2>"$WORK/drain-$clients.err" || rc=$?
-  DRAIN_LINE=$(grep '^RESULT consume_drain' "$WORK/drain-$clients.out" | tail -1 || true)
-  [ -n "$DRAIN_LINE" ] || die "consume run with $clients client(s) produced no result (rc $rc): $(tail -5 "$WORK/drain-$clients.err")"
-  log "consume $clients: $(tail -1 "$WORK/drain-$clients.err")"
+    --topic drain --group "$group" --clients "$clients" --expect "$DRAIN_N" \
+    --out "$out" --timeout 1 --idle-polls 1 --max-seconds "$DRAIN_MAX_SECS" \
+    --consumer-config "$CONSUMER_CONFIG" "${args[@]}" \
+    >"$out.out" 2>"$out.err" || rc=$?
+  DRAIN_LINE=$(grep '^RESULT consume_drain' "$out.out" | tail -1 || true)
+  [ -n "$DRAIN_LINE" ] || die "consume run $name produced no result (rc $rc): $(tail -5 "$out.err")"
+  log "consume $name: $(tail -1 "$out.err")"
   if [ "$rc" != 0 ]; then
     DRAIN_RC=$rc
-    log "consume $clients: client errors or missing messages (rc $rc); see $WORK/drain-$clients.err"
-    grep -v '^consume_drain:' "$WORK/drain-$clients.err" | head -5 >&2 || true
+    log "consume $name: client errors or missing messages (rc $rc); see $out.err"
+    grep -v '^consume_drain:' "$out.err" | head -5 >&2 || true
   fi
 }
-drain_run 1 drain_1
-C1_LINE=$DRAIN_LINE
-drain_run 4 drain_4
-C4_LINE=$DRAIN_LINE
+# Per client count: per message, per message with the drop-in loaded, rafka-rb's own
+# consume_batch, the drop-in's; all on the same pre-loaded messages. The eight runs take turns
+# ROUNDS times (the machine is shared: single runs of the same code swung 3x); each row keeps
+# its best round, duplicates and missing messages are summed over all rounds.
+declare -A DRAIN DUPS MISSING
+for round in $(seq "$ROUNDS"); do
+  for n in 1 4; do
+    for way in "msg consume 0" "msg-dropin consume 1" "batch batch 0" "batch-dropin batch 1"; do
+      read -r key api dropin <<<"$way"
+      drain_run "$n" "$api" "$dropin" "$key-$n-r$round"
+      DUPS[$key-$n]=$((${DUPS[$key-$n]:-0} + $(kv duplicates "$DRAIN_LINE")))
+      MISSING[$key-$n]=$((${MISSING[$key-$n]:-0} + $(kv missing "$DRAIN_LINE")))
+      if [ -z "${DRAIN[$key-$n]:-}" ] ||
+        awk -v a="$(kv msgs_per_sec "$DRAIN_LINE")" -v b="$(kv msgs_per_sec "${DRAIN[$key-$n]}")" 'BEGIN { exit !(a > b) }'; then
+        DRAIN[$key-$n]=$DRAIN_LINE
+      fi
+    done
+  done
+done
+C1_LINE=${DRAIN[msg-1]}
+C4_LINE=${DRAIN[msg-4]}
 RSS_HWM_END=$(rss_kb VmHWM) RSS_NOW_END=$(rss_kb VmRSS)
 REBALANCES=$(pstat consumer.rebalances)
 STALE_ACKS=$(pstat consumer.acks.stale)
@@ -318,7 +346,7 @@ echo
   row "    delivered/s" "$(k "$P1_DEL_RPS")" "$(k "$DIRECT_P") produce" "$(pct "$P1_DEL_RPS" "$DIRECT_P")"
   row "    proxy VmHWM / VmRSS after -P $PIPELINE load" "$((RSS_HWM_P32 / 1024))/$((RSS_NOW_P32 / 1024)) MB" "" ""
   row "    proxy VmHWM / VmRSS at the end" "$((RSS_HWM_END / 1024))/$((RSS_NOW_END / 1024)) MB" "" ""
-  row "(b) consume $DRAIN_N, Ruby redis-rb (rafka-rb loop)" "" "" ""
+  row "(b) consume $DRAIN_N, rafka-rb #consume per message" "" "" ""
   row "    1 client, msg/s" "$(k "$C1_RATE")" "$(k "$DIRECT_C") consume" "$(pct "$C1_RATE" "$DIRECT_C")"
   row "    1 client, duplicates / missing" "$C1_DUPS ($C1_DUP_PCT %) / $C1_MISSING" "" ""
   row "    1 client, join / longest pause (s)" "$(kv startup_secs "$C1_LINE") / $(kv max_gap_secs "$C1_LINE")" "" ""
@@ -327,10 +355,41 @@ echo
   row "    4 clients, duplicates" "$C4_DUPS ($(printf '%.2f' "$C4_DUP_PCT") %)" "" ""
   row "    4 clients, missing" "$C4_MISSING" "" ""
   row "    4 clients, join / longest pause (s)" "$(kv startup_secs "$C4_LINE") / $(kv max_gap_secs "$C4_LINE")" "" "(pause: no client got a message)"
-  row "    proxy consumer rebalances / stale acks" "$REBALANCES / $STALE_ACKS" "" ""
+  row "    proxy consumer rebalances / stale acks (all runs)" "$REBALANCES / $STALE_ACKS" "" ""
   row "(c) direct librdkafka (rdkafka), n=$DIRECT_N" "" "" ""
   row "    produce msg/s (to the last delivery, best of $ROUNDS)" "$(k "$DIRECT_P")" "" ""
   row "    consume msg/s (first to last message)" "$(k "$DIRECT_C")" "" ""
+echo
+echo "  (b) consume matrix: $DRAIN_N x $MSG_BYTES B pre-loaded once into drain (4 partitions), each run a"
+echo "  fresh group; rafka-rb = tests/ruby/rafka_rb_standin.rb; batch = consume_batch(batch_size: $BATCH_SIZE,"
+echo "  batching_max_sec: 1); drop-in = clients/ruby/rafka/batch.rb loaded. Rates: messages / first..last,"
+echo "  best of $ROUNDS round(s) taking turns; dup/missing: summed over all rounds."
+mrow() { printf '  %-44s %10s %13s %12s %13s\n' "$@"; }
+mrow "" "1 client" "dup/missing" "4 clients" "dup/missing"
+for key in msg msg-dropin batch batch-dropin; do
+  case $key in
+    msg) label="#consume, per message" ;;
+    msg-dropin) label="#consume, per message, drop-in loaded" ;;
+    batch) label="consume_batch($BATCH_SIZE), rafka-rb's own" ;;
+    batch-dropin) label="consume_batch($BATCH_SIZE), drop-in (BLMPOP)" ;;
+  esac
+  l1=${DRAIN[$key-1]} l4=${DRAIN[$key-4]}
+  mrow "$label" "$(k "$(kv msgs_per_sec "$l1")")" "${DUPS[$key-1]}/${MISSING[$key-1]}" \
+    "$(k "$(kv msgs_per_sec "$l4")")" "${DUPS[$key-4]}/${MISSING[$key-4]}"
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
+D1=$(kv msgs_per_sec "${DRAIN[batch-dropin-1]}") D4=$(kv msgs_per_sec "${DRAIN[batch-dropin-4]}")
+M1=$(kv msgs_per_sec "${DRAIN[msg-1]}") M4=$(kv msgs_per_sec "${DRAIN[msg-4]}")
+B1=$(kv msgs_per_sec "${DRAIN[batch-1]}") B4=$(kv msgs_per_sec "${DRAIN[batch-4]}")
+mrow "drop-in batch / per message" "$(ratio "$D1" "$M1")" "" "$(ratio "$D4" "$M4")" ""
+mrow "drop-in batch / rafka-rb's own batch" "$(ratio "$D1" "$B1")" "" "$(ratio "$D4" "$B4")" ""
+echo "  Rafka 0.6.2 was not run in this invocation (the Go module proxy does not serve it: see docs/benchmarks.md)."
+DUPS_ALL=0 MISSING_ALL=0
+for key in "${!DUPS[@]}"; do
+  DUPS_ALL=$((DUPS_ALL + DUPS[$key]))
+  MISSING_ALL=$((MISSING_ALL + MISSING[$key]))
+done
+
 if [ "$BROKER" = dev ]; then
   # Rafka ran on another day (on the dev broker, same kind of machine): a labelled reference,
   # never a ratio against this run.
@@ -359,7 +418,19 @@ printf '  [%s] duplicates with 4 consumers <= %s %%: %.2f %% (%s of %s), missing
   "$(verdict "$(calc "$C4_DUP_PCT <= $TARGET_DUP_PCT")")" "$TARGET_DUP_PCT" "$C4_DUP_PCT" "$C4_DUPS" "$DRAIN_N" "$C4_MISSING"
 printf '  [%s] proxy RSS (VmHWM after the produce load) <= %s MB: %s MB\n' \
   "$(verdict "$(calc "$RSS_MB <= $TARGET_RSS_MB")")" "$TARGET_RSS_MB" "$(printf '%.0f' "$RSS_MB")"
-[ "$C1_MISSING" = 0 ] && [ "$C4_MISSING" = 0 ] || echo "  WARNING: messages went missing in a consume run"
+printf '  [%s] drop-in consume_batch(%s), 1 client >= %s msg/s: %s\n' \
+  "$(verdict "$(calc "$D1 >= $TARGET_DROPIN_RATE")")" "$BATCH_SIZE" "$(k $TARGET_DROPIN_RATE)" "$(k "$D1")"
+printf '  [%s] drop-in consume_batch(%s), 1 client >= %sx #consume per message (same run): %s\n' \
+  "$(verdict "$(calc "$D1 >= $TARGET_DROPIN_VS_MESSAGE * $M1")")" "$BATCH_SIZE" "$TARGET_DROPIN_VS_MESSAGE" "$(ratio "$D1" "$M1")"
+printf '  [%s] drop-in consume_batch(%s), 1 client >= %sx rafka-rb'"'"'s own consume_batch(%s) (same run): %s\n' \
+  "$(verdict "$(calc "$D1 >= $TARGET_DROPIN_VS_BATCH * $B1")")" "$BATCH_SIZE" "$TARGET_DROPIN_VS_BATCH" "$BATCH_SIZE" "$(ratio "$D1" "$B1")"
+DROPIN_DUPS=$((DUPS[batch-dropin-1] + DUPS[batch-dropin-4]))
+printf '  [%s] no consume run loses a message: %s missing in %s runs\n' \
+  "$(verdict "$(calc "$MISSING_ALL == 0")")" "$MISSING_ALL" "$((8 * ROUNDS))"
+printf '  [%s] the drop-in'"'"'s batch runs deliver nothing twice (no client crashes here): %s duplicates (all runs: %s;\n' \
+  "$(verdict "$(calc "$DROPIN_DUPS == 0")")" "$DROPIN_DUPS" "$DUPS_ALL"
+echo "         a batch still unacked when a rebalance moves its partition comes again to the new owner)"
+[ "$C1_MISSING" = 0 ] && [ "$C4_MISSING" = 0 ] && [ "$MISSING_ALL" = 0 ] || echo "  WARNING: messages went missing in a consume run"
 [ "$P32_DEL" -ge "$P32_ACC" ] && [ "$P1_DEL" -ge "$P1_ACC" ] || echo "  WARNING: not every accepted message was delivered"
 echo
 exit "$DRAIN_RC"

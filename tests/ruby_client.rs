@@ -1,7 +1,9 @@
 //! The proxy driven from Ruby exactly the way Rails apps drive it: the `redis` gem (Debian's
-//! ruby-redis 4.x) used the way the rafka-rb gem uses it. The Ruby suite is
-//! tests/ruby/proxy_test.rb (minitest); each test here starts a dev broker and a proxy and runs
-//! one slice of it (`-n /pattern/`), so the slices run in parallel.
+//! ruby-redis 4.x) used the way the rafka-rb gem uses it. The Ruby suites are
+//! tests/ruby/proxy_test.rb and tests/ruby/batch_dropin_test.rb (clients/ruby/rafka/batch.rb,
+//! the batch drop-in for rafka-rb apps, on a stand-in of rafka-rb) (minitest); each test here
+//! starts a dev broker and a proxy and runs one slice of a suite (`-n /pattern/`), so the
+//! slices run in parallel.
 
 use crate::common;
 
@@ -10,9 +12,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-/// The Ruby suite, and the name prefixes of its tests: every Ruby test must match exactly one.
+/// The Ruby suites, and the name prefixes of their tests: every Ruby test must match exactly one
+/// slice of its suite.
 const SUITE: &str = "tests/ruby/proxy_test.rb";
 const SLICES: [&str; 4] = ["test_produce_", "test_group_", "test_blpop_", "test_misc_"];
+const DROPIN_SUITE: &str = "tests/ruby/batch_dropin_test.rb";
+const DROPIN_SLICES: [&str; 2] = ["test_dropin_", "test_fallback_"];
 
 /// Topics created for one slice (the whole file uses 17).
 const TOPIC_POOL: usize = 24;
@@ -64,9 +69,9 @@ fn parse_summary(output: &str) -> Option<Summary> {
     })
 }
 
-/// Starts a broker and a proxy, runs the Ruby tests whose names match `prefix`, and asserts
-/// that they all ran and passed.
-fn run_ruby_slice(prefix: &str) {
+/// Starts a broker and a proxy, runs the Ruby tests of `suite` whose names match `prefix`, and
+/// asserts that they all ran and passed.
+fn run_ruby_slice(suite: &str, prefix: &str) {
     // The pool of topics the Ruby tests take from (proxy_test.rb's new_topic): more than any
     // slice uses, 4 partitions each, as the tests expect.
     let pool: Vec<String> = (0..TOPIC_POOL).map(|i| format!("rb-{i}")).collect();
@@ -81,13 +86,13 @@ fn run_ruby_slice(prefix: &str) {
     let pattern = format!("/^{prefix}/");
     let mut command = Command::new("ruby");
     command
-        .arg(SUITE)
+        .arg(suite)
         .args(["-v", "-n", &pattern])
         .current_dir(manifest_dir())
         .env("KAFKACTL_PROXY", proxy.addr.to_string())
         .env("KAFKACTL_TEST_TOPICS", pool.join(","));
     let (status, output) = common::run_to_end(command, "ruby", RUBY_DEADLINE);
-    println!("--- ruby {SUITE} -v -n {pattern} ---\n{output}");
+    println!("--- ruby {suite} -v -n {pattern} ---\n{output}");
     let context = || {
         let log = proxy.proc.log_text();
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
@@ -121,28 +126,47 @@ fn run_ruby_slice(prefix: &str) {
 
 #[test]
 fn ruby_producing_with_the_redis_gem() {
-    run_ruby_slice("test_produce_");
+    run_ruby_slice(SUITE, "test_produce_");
 }
 
 #[test]
 fn ruby_consumer_groups_with_the_redis_gem() {
-    run_ruby_slice("test_group_");
+    run_ruby_slice(SUITE, "test_group_");
 }
 
 #[test]
 fn ruby_blpop_key_forms_with_the_redis_gem() {
-    run_ruby_slice("test_blpop_");
+    run_ruby_slice(SUITE, "test_blpop_");
 }
 
 #[test]
 fn ruby_errors_identity_and_generic_commands_with_the_redis_gem() {
-    run_ruby_slice("test_misc_");
+    run_ruby_slice(SUITE, "test_misc_");
+}
+
+/// clients/ruby/rafka/batch.rb against the proxy: complete, ordered batches in one BLMPOP and
+/// one RPUSH each, commits only after the block returns, redelivery after a raise, rafka-rb's
+/// return values and errors.
+#[test]
+fn ruby_rafka_rb_batch_dropin_against_the_proxy() {
+    run_ruby_slice(DROPIN_SUITE, "test_dropin_");
+}
+
+/// clients/ruby/rafka/batch.rb against a fake Rafka (no BLMPOP): rafka-rb's own consume_batch.
+#[test]
+fn ruby_rafka_rb_batch_dropin_falls_back_against_rafka() {
+    run_ruby_slice(DROPIN_SUITE, "test_fallback_");
 }
 
 /// Every Ruby test is run by exactly one of the tests above.
 #[test]
 fn every_ruby_test_belongs_to_one_slice() {
-    let text = std::fs::read_to_string(manifest_dir().join(SUITE)).unwrap();
+    check_slices(SUITE, &SLICES, 10);
+    check_slices(DROPIN_SUITE, &DROPIN_SLICES, 6);
+}
+
+fn check_slices(suite: &str, slices: &[&str], at_least: usize) {
+    let text = std::fs::read_to_string(manifest_dir().join(suite)).unwrap();
     let names: Vec<&str> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("def "))
@@ -153,12 +177,15 @@ fn every_ruby_test_belongs_to_one_slice() {
         })
         .filter(|name| name.starts_with("test_"))
         .collect();
-    assert!(names.len() >= 10, "too few Ruby tests found: {names:?}");
+    assert!(
+        names.len() >= at_least,
+        "too few Ruby tests found in {suite}: {names:?}"
+    );
     for name in names {
-        let slices = SLICES.iter().filter(|p| name.starts_with(*p)).count();
+        let matching = slices.iter().filter(|p| name.starts_with(*p)).count();
         assert_eq!(
-            slices, 1,
-            "{name} must start with exactly one of {SLICES:?}"
+            matching, 1,
+            "{name} ({suite}) must start with exactly one of {slices:?}"
         );
     }
 }
