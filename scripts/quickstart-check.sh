@@ -46,11 +46,13 @@ statuses=$(grep -c "myapp-price_drops:.*-price_drops-[12] (offset=[0-9]" "$OUT" 
 grep -q "price drops found by the Ruby PriceDropsConsumer" "$OUT" || fail "the Ruby consumer reported no price drop"
 # Offsets moved: the committed offsets summed over the lag table grow from round 1 to 2.
 sum_round() { # sum_round N: sum of the COMMITTED column of the Nth `status --lag` output
+  # The lag table is plain columns off a terminal, two or more spaces apart, `-` for unknown.
   awk -v want="$1" '
     /status --lag/ { round++; col = 0; next }
-    round != want || !/\|/ { next }
-    { n = split($0, f, "|"); for (i = 1; i <= n; i++) gsub(/ /, "", f[i]) }
+    round != want { next }
+    { line = $0; sub(/^ +/, "", line); n = split(line, f, /  +/) }
     !col { for (i = 1; i <= n; i++) if (f[i] == "COMMITTED") col = i; next }
+    /^ *(note:|==>)/ || n < col { next }
     f[col] ~ /^[0-9]+$/ { sum += f[col] }
     END { print sum + 0 }' "$OUT"
 }

@@ -218,7 +218,7 @@ pub fn status_table(rows: &[StatusRow], with_host: bool, color: bool) -> String 
         }
         table.add_row(cells);
     }
-    table.to_string()
+    render_table(&table)
 }
 
 /// Bytes as KiB/MiB/GiB.
