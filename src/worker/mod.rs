@@ -396,18 +396,21 @@ impl<S: MessageSource, D: DeadLetterSink, L: HandlerLauncher> Worker<S, D, L> {
         let max = self.settings.consumer.batch.max_size as usize;
         let max_wait = Duration::from_millis(self.settings.consumer.batch.max_wait_ms);
         let first_wait = if self.ready { POLL } else { READY_POLL };
+        // The next batch, polled only while the window has room (a future does nothing until
+        // polled; what it gathered lives in `self.filling`).
+        let filling = fill(
+            &self.source,
+            &mut self.filling,
+            &mut self.filling_deadline,
+            max,
+            max_wait,
+            first_wait,
+        );
         let filled = if self.in_flight.is_empty() {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return Next::Nothing,
-                filled = fill(
-                    &self.source,
-                    &mut self.filling,
-                    &mut self.filling_deadline,
-                    max,
-                    max_wait,
-                    first_wait,
-                ) => filled,
+                filled = filling => filled,
             }
         } else {
             let handler = self
@@ -425,14 +428,7 @@ impl<S: MessageSource, D: DeadLetterSink, L: HandlerLauncher> Worker<S, D, L> {
                 biased;
                 _ = stop.cancelled() => return Next::Nothing,
                 reply = handler.recv() => return Next::Reply(reply),
-                filled = fill(
-                    &self.source,
-                    &mut self.filling,
-                    &mut self.filling_deadline,
-                    max,
-                    max_wait,
-                    first_wait,
-                ) => filled,
+                filled = filling => filled,
             }
         };
         match filled {
