@@ -2,8 +2,15 @@
 # Runs kafkactl's whole test suite: formatting, lints, unit tests, and integration tests that
 # drive the real binary against the dev broker AND Apache Kafka, Redis clients and Ruby.
 # Usage: scripts/test.sh [extra nextest/cargo-test filter arguments]   (applied to every pass)
+# scripts/soak.sh runs it several times, in a row and at once, with these knobs:
+#   KAFKACTL_DEB=FILE           test this package instead of building one
+#   KAFKACTL_TEST_HOSTS_UP=1    the booted hosts are up and stay up (the caller's)
+#   KAFKACTL_TEST_QUICKSTART=0  skip the quickstarts (they share one user manager's units)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every stage says when it started, so a CI log shows where the time goes.
+stage() { echo "== [$(date -u +%H:%M:%S), ${SECONDS}s] $*"; }
+trap 'echo "== scripts/test.sh: exit $? after ${SECONDS}s"' EXIT
 
 bash scripts/deps.sh
 
@@ -17,30 +24,38 @@ if [ -n "${CI:-}" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
   cargo clean --quiet -p kafkactl 2>/dev/null || true
 fi
 
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== systemd user manager (test rig)"
+stage "systemd user manager (test rig)"
 bash scripts/systemd-user.sh start
 eval "$(bash scripts/systemd-user.sh env)"
 
-echo "== the Debian package and the booted test hosts (scripts/package-deb.sh, scripts/hosts.sh)"
+stage "the Debian package and the booted test hosts (scripts/package-deb.sh, scripts/hosts.sh)"
 # tests/hosts.rs installs this package on four booted Debian 12 hosts (systemd-nspawn: systemd
 # as PID 1, journald, sshd on 127.0.1.1-4) and runs the system scope there. The image is built
 # once (debootstrap) and cached in ~/.cache/kafkactl; the hosts are powered off at the end.
 if [ "$(id -u)" -eq 0 ]; then
-  KAFKACTL_DEB="$(bash scripts/package-deb.sh)"
+  if [ -n "${KAFKACTL_DEB:-}" ] && [ -f "$KAFKACTL_DEB" ]; then
+    echo "testing the given package $KAFKACTL_DEB"
+  else
+    KAFKACTL_DEB="$(bash scripts/package-deb.sh)"
+  fi
   export KAFKACTL_DEB
-  bash scripts/hosts.sh start 4 --persistent h4
-  trap 'bash scripts/hosts.sh stop >/dev/null 2>&1 || true' EXIT
+  if [ "${KAFKACTL_TEST_HOSTS_UP:-0}" = 1 ]; then
+    echo "the booted hosts are the caller's (KAFKACTL_TEST_HOSTS_UP=1)"
+  else
+    bash scripts/hosts.sh start 4 --persistent h4
+    trap 'rc=$?; bash scripts/hosts.sh stop >/dev/null 2>&1 || true; echo "== scripts/test.sh: exit $rc after ${SECONDS}s"' EXIT
+  fi
 else
   echo "not root: no booted test hosts (systemd-nspawn needs root), so tests/hosts.rs will fail"
 fi
 
-echo "== Apache Kafka (scripts/kafka.sh fetch: a JDK, Maven, and the pinned broker's jars, cached)"
+stage "Apache Kafka (scripts/kafka.sh fetch: a JDK, Maven, and the pinned broker's jars, cached)"
 bash scripts/kafka.sh fetch
 
 # The tests that need a broker run twice: on the dev broker (librdkafka's mock, fast) and on
@@ -87,11 +102,11 @@ run_suite() { # run_suite [--only-broker-tests] [extra cargo arguments...]
 for pass in $passes; do
   case "$pass" in
   dev)
-    echo "== tests (broker-dependent ones on the dev broker)"
+    stage "tests (broker-dependent ones on the dev broker)"
     KAFKACTL_TEST_BROKER=dev run_suite "$@"
     ;;
   kafka)
-    echo "== broker-dependent tests on Apache Kafka (KAFKACTL_TEST_BROKER=kafka)"
+    stage "broker-dependent tests on Apache Kafka (KAFKACTL_TEST_BROKER=kafka)"
     KAFKACTL_TEST_BROKER=kafka run_suite --only-broker-tests "$@"
     ;;
   *)
@@ -103,13 +118,13 @@ done
 
 # The README's quickstart, from a clean clone (the whole suite only, not a filtered run), on
 # each broker of the passes.
-if [ $# -eq 0 ]; then
+if [ $# -eq 0 ] && [ "${KAFKACTL_TEST_QUICKSTART:-1}" != 0 ]; then
   for pass in $passes; do
     if [ "$pass" = kafka ]; then
-      echo "== quickstart on Apache Kafka (scripts/quickstart-check.sh --kafka)"
+      stage "quickstart on Apache Kafka (scripts/quickstart-check.sh --kafka)"
       bash scripts/quickstart-check.sh --kafka
     else
-      echo "== quickstart (scripts/quickstart-check.sh)"
+      stage "quickstart (scripts/quickstart-check.sh)"
       bash scripts/quickstart-check.sh
     fi
   done
