@@ -352,7 +352,7 @@ fn sigterm_drains_in_the_documented_order() {
     assert_eq!(acked.len(), 3);
     let unacked = drain(&mut c, "topics:drain", 2, false, Duration::from_secs(30));
     assert_eq!(unacked.len(), 2);
-    c.send(&[b"BLPOP", b"topics:drain", b"30"]);
+    blpop_in_flight(proxy.addr, &mut c, "topics:drain");
 
     // A producer-only connection queues messages right before the signal.
     let mut p = proxy.raw();
@@ -423,7 +423,7 @@ fn stuck_in_shutdown(args: &[&str]) -> (Broker, Proxy, Raw) {
         drain(&mut c, "topics:stuck", 1, true, Duration::from_secs(30)).len(),
         1
     );
-    c.send(&[b"BLPOP", b"topics:stuck", b"30"]);
+    blpop_in_flight(proxy.addr, &mut c, "topics:stuck");
     signal(broker.dev_proc().child.id(), libc::SIGSTOP);
     (broker, proxy, c)
 }

@@ -94,7 +94,7 @@ fn the_proxy_is_a_type_notify_service() {
     let mut c = Raw::connect(listen.parse().unwrap());
     c.send(&[b"CLIENT", b"SETNAME", b"sd:c1"]);
     assert!(matches!(c.read(), Some(Frame::Bulk(_) | Frame::Simple(_))));
-    c.send(&[b"BLPOP", b"topics:sd", b"30"]);
+    blpop_in_flight(listen.parse().unwrap(), &mut c, "topics:sd");
     let broker_pid = broker.dev_proc().child.id() as i32;
     // SAFETY: signals to a child process of this test.
     assert_eq!(unsafe { libc::kill(broker_pid, libc::SIGSTOP) }, 0);

@@ -29,6 +29,24 @@ pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Sends `BLPOP key 30` on `c` and returns once the proxy at `addr` has read it (a MONITOR
+/// connection shows it). A drill that signals the proxy or freezes its broker right after
+/// sending would otherwise race the proxy's read: a BLPOP still in the socket at the signal
+/// finds its connection idle, which is another test (found with two suites at once).
+pub fn blpop_in_flight(addr: SocketAddr, c: &mut Raw, key: &str) {
+    let mut monitor = Raw::connect(addr);
+    assert_eq!(monitor.cmd("MONITOR"), Frame::Simple("OK".into()));
+    c.send(&[b"BLPOP", key.as_bytes(), b"30"]);
+    let seen = format!(r#""BLPOP" "{key}" "30""#);
+    loop {
+        match monitor.read() {
+            Some(Frame::Simple(line)) if line.ends_with(&seen) => return,
+            Some(Frame::Simple(_)) => {}
+            other => panic!("MONITOR while waiting for {seen}: {other:?}"),
+        }
+    }
+}
+
 /// Takes the named lock (flock(2), exclusive, waiting as long as it takes), shared by the
 /// tests and scripts that use the same rig. Lock files live in a directory of this user's
 /// (`$XDG_CACHE_HOME/kafkactl/locks`, else `~/.cache/kafkactl/locks`, mode 0700), not under a
