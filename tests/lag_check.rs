@@ -9,12 +9,13 @@ use crate::common;
 use common::user_manager::{lock, use_fake_worker};
 use common::{kafkactl, wait_for, Broker};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Produces `count` messages to one partition and waits for delivery.
 fn produce(bootstrap: &str, topic: &str, partition: i32, count: usize) {
@@ -47,7 +48,22 @@ fn commit(bootstrap: &str, group: &str, topic: &str, partition: i32, offset: i64
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
         .unwrap();
-    consumer.commit(&tpl, CommitMode::Sync).unwrap();
+    // A fresh Kafka node may still be loading its offsets topic (seen with two suites at
+    // once): like any client, retry what Kafka calls retriable; anything else fails the test.
+    let start = Instant::now();
+    loop {
+        match consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => return,
+            Err(KafkaError::ConsumerCommit(
+                RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::NotCoordinator,
+            )) if start.elapsed() < Duration::from_secs(60) => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("commit of {topic}/{partition}@{offset} for {group}: {e}"),
+        }
+    }
 }
 
 fn text(out: &Output) -> String {
