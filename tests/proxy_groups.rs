@@ -428,31 +428,69 @@ fn stuck_in_shutdown(args: &[&str]) -> (Broker, Proxy, Raw) {
     (broker, proxy, c)
 }
 
+/// The state letter of process `pid` (`T` while stopped), for a drill's diagnostics.
+fn process_state(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat.rsplit_once(") ")?.1.chars().next()?.to_string()))
+        .unwrap_or_else(|| "gone".into())
+}
+
+/// Runs a drill on a proxy whose consumer close is held by a frozen broker: `drill` signals
+/// the proxy and returns its exit status and log. The freeze does not always hold the close:
+/// twice in about ten runs with two suites at once, librdkafka's close finished with the
+/// broker stopped (the cause is not found; the broker's state is reported). The proxy then
+/// rightly stops with 0, having nothing left to wait for, and the attempt tests nothing: it
+/// is made again, three times at most. An attempt whose log shows the close held (`held`)
+/// is the one judged.
+fn with_a_held_close(
+    args: &[&str],
+    held: &str,
+    drill: impl Fn(&mut Proxy, &mut Raw) -> (std::process::ExitStatus, String),
+) -> (std::process::ExitStatus, String) {
+    for attempt in 1.. {
+        let (mut broker, mut proxy, mut c) = stuck_in_shutdown(args);
+        let (status, log) = drill(&mut proxy, &mut c);
+        let broker_pid = broker.dev_proc().child.id();
+        let state = process_state(broker_pid);
+        signal(broker_pid, libc::SIGCONT);
+        if status.success() && !log.contains(held) && attempt < 3 {
+            eprintln!("attempt {attempt}: the close was not held (broker state {state}):\n{log}");
+            continue;
+        }
+        return (status, log);
+    }
+    unreachable!()
+}
+
 #[test]
 fn a_shutdown_past_its_deadline_exits_non_zero_and_a_second_signal_at_once() {
     // The deadline passes with a consumer still closing: exit 1, saying what was left.
-    let (mut broker, mut proxy, mut c) = stuck_in_shutdown(&["--shutdown-timeout", "2"]);
-    signal(proxy.proc.child.id(), libc::SIGTERM);
-    assert_eq!(error_text(c.read().expect("reply")), "CONS Server shutdown");
-    let status = proxy.proc.wait_exit(Duration::from_secs(60));
-    let log = proxy.proc.log_text();
+    let deadline_passed = "consumers did not all close before the deadline";
+    let (status, log) =
+        with_a_held_close(&["--shutdown-timeout", "2"], deadline_passed, |proxy, c| {
+            signal(proxy.proc.child.id(), libc::SIGTERM);
+            assert_eq!(error_text(c.read().expect("reply")), "CONS Server shutdown");
+            let status = proxy.proc.wait_exit(Duration::from_secs(60));
+            (status, proxy.proc.log_text())
+        });
     assert_eq!(status.code(), Some(1), "{log}");
-    assert!(
-        log.contains("consumers did not all close before the deadline"),
-        "{log}"
-    );
-    signal(broker.dev_proc().child.id(), libc::SIGCONT);
+    assert!(log.contains(deadline_passed), "{log}");
 
     // A second SIGTERM during the drain exits at once with 130, the deadline far away.
-    let (mut broker, mut proxy, mut c) = stuck_in_shutdown(&["--shutdown-timeout", "300"]);
-    signal(proxy.proc.child.id(), libc::SIGTERM);
-    assert_eq!(error_text(c.read().expect("reply")), "CONS Server shutdown");
-    signal(proxy.proc.child.id(), libc::SIGTERM);
-    let status = proxy.proc.wait_exit(Duration::from_secs(60));
-    let log = proxy.proc.log_text();
+    let (status, log) = with_a_held_close(
+        &["--shutdown-timeout", "300"],
+        "second signal",
+        |proxy, c| {
+            signal(proxy.proc.child.id(), libc::SIGTERM);
+            assert_eq!(error_text(c.read().expect("reply")), "CONS Server shutdown");
+            signal(proxy.proc.child.id(), libc::SIGTERM);
+            let status = proxy.proc.wait_exit(Duration::from_secs(60));
+            (status, proxy.proc.log_text())
+        },
+    );
     assert_eq!(status.code(), Some(130), "{log}");
     assert!(log.contains("second signal"), "{log}");
-    signal(broker.dev_proc().child.id(), libc::SIGCONT);
 }
 
 #[test]
