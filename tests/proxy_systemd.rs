@@ -90,10 +90,19 @@ fn the_proxy_is_a_type_notify_service() {
     );
 
     // A consumer whose final commit waits on a frozen broker holds the drain in its first
-    // stage: meanwhile systemd shows the unit deactivating, as STOPPING=1 tells it.
+    // stage: meanwhile systemd shows the unit deactivating, as STOPPING=1 tells it. It has
+    // joined its group and acked a message first, so that its close has a commit to make and
+    // a group to leave (a consumer frozen mid-join had neither, and closed at once: seen with
+    // two suites at once).
     let mut c = Raw::connect(listen.parse().unwrap());
     c.send(&[b"CLIENT", b"SETNAME", b"sd:c1"]);
     assert!(matches!(c.read(), Some(Frame::Bulk(_) | Frame::Simple(_))));
+    produce_direct(&broker.bootstrap, "sd", &["joined".to_string()]);
+    let first = blpop(&mut c, "topics:sd", 30).expect("the first message");
+    assert_eq!(
+        c.cmd(&format!("RPUSH acks {}", first.ack())),
+        Frame::Integer(1)
+    );
     blpop_in_flight(listen.parse().unwrap(), &mut c, "topics:sd");
     let broker_pid = broker.dev_proc().child.id() as i32;
     // SAFETY: signals to a child process of this test.
