@@ -10,7 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Every stage says when it started, so a CI log shows where the time goes.
 stage() { echo "== [$(date -u +%H:%M:%S), ${SECONDS}s] $*"; }
-trap 'echo "== scripts/test.sh: exit $? after ${SECONDS}s"' EXIT
+STOP_HOSTS=0 # set once this script has booted the hosts: it powers them off at the end
+on_exit() {
+  local rc=$?
+  if [ "$STOP_HOSTS" = 1 ]; then bash scripts/hosts.sh stop >/dev/null 2>&1 || true; fi
+  echo "== scripts/test.sh: exit $rc after ${SECONDS}s"
+}
+trap on_exit EXIT
 
 bash scripts/deps.sh
 
@@ -48,8 +54,8 @@ if [ "$(id -u)" -eq 0 ]; then
   if [ "${KAFKACTL_TEST_HOSTS_UP:-0}" = 1 ]; then
     echo "the booted hosts are the caller's (KAFKACTL_TEST_HOSTS_UP=1)"
   else
+    STOP_HOSTS=1
     bash scripts/hosts.sh start 4 --persistent h4
-    trap 'rc=$?; bash scripts/hosts.sh stop >/dev/null 2>&1 || true; echo "== scripts/test.sh: exit $rc after ${SECONDS}s"' EXIT
   fi
 else
   echo "not root: no booted test hosts (systemd-nspawn needs root), so tests/hosts.rs will fail"

@@ -581,19 +581,13 @@ fn many_clients_sending_partial_requests_and_a_monitor_that_never_reads_stay_wit
     // may be refused like theirs (seen with two suites at once). A refused watcher connects
     // again, and that round does not count.
     let used = |w: &mut Raw| -> Option<i64> {
-        match w.cmd("HGETALL stats") {
-            Frame::Array(items) => items
-                .chunks(2)
-                .find(|kv| kv[0] == Frame::bulk_str("connections.active"))
-                .map(|kv| match &kv[1] {
-                    Frame::Bulk(v) => String::from_utf8_lossy(v).parse().unwrap(),
-                    other => panic!("connections.active: {other:?}"),
-                }),
-            Frame::Error(e) if e.contains("total query buffer limit") => {
+        match try_stats(w) {
+            Ok(counters) => counters.get("connections.active").copied(),
+            Err(Frame::Error(e)) if e.contains("total query buffer limit") => {
                 *w = proxy.raw();
                 None
             }
-            other => panic!("HGETALL stats: {other:?}"),
+            Err(other) => panic!("HGETALL stats: {other:?}"),
         }
     };
     wait_for("the proxy to settle", Duration::from_secs(60), || {

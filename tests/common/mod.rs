@@ -514,10 +514,16 @@ impl Raw {
 
 /// The proxy's counters (`HGETALL stats`), by name.
 pub fn stats(raw: &mut Raw) -> std::collections::HashMap<String, i64> {
-    let Frame::Array(items) = raw.cmd("HGETALL stats") else {
-        panic!("HGETALL stats is not an array")
+    try_stats(raw).unwrap_or_else(|reply| panic!("HGETALL stats: {reply:?}"))
+}
+
+/// [`stats`], or the reply when it is not the counters (an error the proxy sent instead).
+pub fn try_stats(raw: &mut Raw) -> Result<std::collections::HashMap<String, i64>, Frame> {
+    let items = match raw.cmd("HGETALL stats") {
+        Frame::Array(items) => items,
+        other => return Err(other),
     };
-    items
+    Ok(items
         .chunks(2)
         .map(|kv| match (&kv[0], &kv[1]) {
             (Frame::Bulk(k), Frame::Bulk(v)) => (
@@ -526,7 +532,7 @@ pub fn stats(raw: &mut Raw) -> std::collections::HashMap<String, i64> {
             ),
             other => panic!("{other:?}"),
         })
-        .collect()
+        .collect())
 }
 
 /// An error frame's text, or a panic showing what came instead.
