@@ -22,6 +22,7 @@ require "securerandom"
 require_relative "rafka_rb_standin"
 require_relative "../../clients/ruby/rafka/batch"
 require_relative "fake_rafka"
+require_relative "sentinels"
 
 PROXY = ENV["KAFKACTL_PROXY"].to_s
 abort "batch_dropin_test.rb: set KAFKACTL_PROXY=host:port" unless PROXY =~ /\A(.+):(\d+)\z/
@@ -84,26 +85,12 @@ module DropinHelpers
     Array.new(count) { |i| "#{prefix}-#{i}-#{SecureRandom.hex(3)}" }
   end
 
-  # The harness's topics have 4 partitions; these fixed keys land on all of them.
-  PARTITIONS = 4
-  SENTINEL_KEYS = Array.new(16) { |i| "sentinel-#{i}" }
+  include Sentinels
 
-  # What `c` delivers before the sentinels (one per SENTINEL_KEYS entry, so on every
-  # partition): delivery is in offset order within a partition, so whatever was still due to
-  # `c` comes before them. "Nothing else came" is proven, not a timeout passing.
+  # What `c` delivers before a round of sentinels (sentinels.rb).
   def delivered_before_sentinels(c, topic)
-    sentinels = produce(topic, SENTINEL_KEYS.map { |k| "#{k}-#{SecureRandom.hex(3)}" }) { |v| v[/\Asentinel-\d+/] }
-    seen = []
-    others = []
-    deadline = Time.now + MAX_SEC
-    while seen.size < sentinels.size && Time.now < deadline
-      c.consume_batch(batch_size: sentinels.size - seen.size, batching_max_sec: 2).each do |m|
-        (sentinels.include?(m.value) ? seen : others) << m
-      end
-    end
-    assert_equal sentinels.sort, seen.map(&:value).sort, "every sentinel arrived"
-    assert_equal (0...PARTITIONS).to_a, seen.map(&:partition).uniq.sort, "the sentinels cover every partition"
-    others
+    sentinels = produce(topic, sentinel_values) { |v| sentinel_key(v) }
+    delivered_before(sentinels, MAX_SEC) { |due| c.consume_batch(batch_size: due, batching_max_sec: 2) }
   end
 
   def acks_stored

@@ -20,6 +20,7 @@ require "minitest/autorun"
 require "securerandom"
 require "json"
 require "set"
+require_relative "sentinels"
 
 PROXY = ENV["KAFKACTL_PROXY"].to_s
 abort "proxy_test.rb: set KAFKACTL_PROXY=host:port" unless PROXY =~ /\A(.+):(\d+)\z/
@@ -199,30 +200,12 @@ module ProxyHelpers
     Array.new(count) { |i| "#{prefix}-#{i}-#{SecureRandom.hex(3)}" }
   end
 
-  # The harness's topics (and the dev broker's auto-created ones) have 4 partitions.
-  PARTITIONS = 4
-  # Fixed keys: where a key lands is deterministic, and these cover all 4 partitions.
-  SENTINEL_KEYS = Array.new(16) { |i| "sentinel-#{i}" }
+  include Sentinels
 
-  # What `c` delivers before the sentinels: produces one sentinel per SENTINEL_KEYS entry
-  # and consumes until every one arrived. Delivery is in offset order within a partition and
-  # the sentinels land on every partition, so whatever was still due to `c` comes before
-  # them: "nothing else arrived" is proven by the sentinels, not by a timeout passing (a
-  # consumer that has stalled fails here instead of looking empty).
+  # What `c` delivers before a round of sentinels (sentinels.rb).
   def delivered_before_sentinels(c, topic)
-    sentinels = produce_all(topic, SENTINEL_KEYS.map { |k| "#{k}-#{SecureRandom.hex(3)}" }) do |v|
-      v[/\Asentinel-\d+/]
-    end
-    seen = []
-    others = []
-    deadline = Time.now + 30
-    while seen.size < sentinels.size && Time.now < deadline
-      msg = c.consume(2) or next
-      (sentinels.include?(msg.value) ? seen : others) << msg
-    end
-    assert_equal sentinels.sort, seen.map(&:value).sort, "every sentinel arrived"
-    assert_equal (0...PARTITIONS).to_a, seen.map(&:partition).uniq.sort, "the sentinels cover every partition"
-    others
+    sentinels = produce_all(topic, sentinel_values) { |v| sentinel_key(v) }
+    delivered_before(sentinels, 30) { [c.consume(2)].compact }
   end
 
   def assert_cons_error(pattern = nil, &block)
@@ -485,7 +468,7 @@ class ProxyTest < Minitest::Test
     assert got.all? { |m| after.include?(m.value) }, got.map(&:value).inspect
     # The override is for that consumer only: another group without it reads from the start.
     plain = consumer(unique("g"), "c1", "topics:#{topic}")
-    everything = plain.take(before.size + after.size + SENTINEL_KEYS.size).map(&:value)
+    everything = plain.take(before.size + after.size + Sentinels::KEYS.size).map(&:value)
     assert_equal (before + after).sort, everything.grep_v(/\Asentinel-/).sort
   end
 
